@@ -1,0 +1,70 @@
+"""Gunicorn settings, read at start-up (the Dockerfile passes ``--config gunicorn.conf.py``).
+
+Runtime overrides, from lowest to highest precedence:
+  PORT, WEB_CONCURRENCY  environment variables read below (validated: bad values stop start-up)
+  GUNICORN_CMD_ARGS      any Gunicorn flag, e.g. "--timeout 60 --access-logfile -"
+"""
+
+import math
+import os
+from pathlib import Path
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use: its affinity mask, capped by a cgroup CPU quota.
+
+    os.cpu_count() reports the host's cores, which over-counts in a CPU-limited container.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    quota_files = [
+        ("/sys/fs/cgroup/cpu.max", None),  # cgroup v2: "<quota> <period>" or "max <period>"
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),  # v1
+    ]
+    for quota_file, period_file in quota_files:
+        try:
+            fields = Path(quota_file).read_text().split()
+            if period_file:
+                fields.append(Path(period_file).read_text().strip())
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # no such file, or "max" / -1: no quota
+        if quota > 0 and period > 0:
+            cpus = min(cpus, math.ceil(quota / period))
+        break
+    return max(cpus, 1)
+
+
+def positive_int(name: str, default: str, maximum: int | None = None, auto: bool = False) -> int:
+    """Read an integer setting from the environment; refuse what Gunicorn would hang or crash on."""
+    raw = os.environ.get(name, default).strip()
+    if auto and raw == "auto":
+        return 2 * available_cpus() + 1
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= (maximum or int(raw)):
+        return int(raw)
+    allowed = f"an integer from 1 to {maximum}" if maximum else "a positive integer"
+    if auto:
+        allowed += " or 'auto' (2 x usable CPUs + 1)"
+    raise SystemExit(f"gunicorn.conf.py: {name}={raw!r} is not allowed; expected {allowed}")
+
+
+# 0.0.0.0: listen on every interface, so the port published by Docker reaches Gunicorn.
+bind = [f"0.0.0.0:{positive_int('PORT', '{{ cookiecutter.port }}', maximum=65535)}"]
+{%- if cookiecutter.workers == "auto" %}
+# 'auto': 2 x the CPUs this container may use + 1, counted at each start.
+{%- endif %}
+workers = positive_int("WEB_CONCURRENCY", "{{ cookiecutter.workers }}", auto=True)
+worker_class = "{{ cookiecutter.worker_class }}"
+{%- if cookiecutter.worker_class == "gthread" %}
+threads = {{ cookiecutter.threads }}
+{%- endif %}
+
+# Import the app once in the master and fork workers from it: workers share its memory
+# pages and start faster.
+preload_app = True
+# Workers' heartbeat files in memory: a slow or read-only disk cannot stall them.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket: it would need a writable $HOME, and containers are managed with signals.
+control_socket_disable = True
+# On SIGTERM (docker stop) workers finish in-flight requests for up to this many seconds,
+# below Docker's default 10 s stop timeout so shutdown stays clean.
+graceful_timeout = 8
