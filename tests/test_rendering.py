@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import MESSAGE, TEMPLATE, bake, choices, dockerfile_cmd, tool
 
 PORTS = ["6000", "8080"]
