@@ -45,3 +45,38 @@ def dockerfile_cmd(project: Path) -> list[str]:
 @pytest.fixture
 def default_project(cookies) -> Path:
     return bake(cookies)
+
+
+# Container tests: skipped without a Docker engine, except under CI, where a skip is an error.
+IN_CI = bool(os.environ.get("CI"))
+_docker_outcomes: dict[str, int] = {}
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    from dockerutil import engine_problem, remove_labelled
+
+    problem = engine_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI must run the container tests, but {problem}")
+        pytest.skip(problem)
+    yield
+    remove_labelled()
+
+
+def pytest_runtest_logreport(report):
+    if "docker" in report.keywords and (report.when == "call" or report.outcome != "passed"):
+        _docker_outcomes[report.outcome] = _docker_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_sessionfinish(session):
+    if IN_CI and _docker_outcomes.get("skipped"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_docker_outcomes.items()))
+    terminalreporter.write_line(f"container tests: {counts or 'none run'}")
+    if IN_CI and _docker_outcomes.get("skipped"):
+        terminalreporter.write_line("error: CI is set and container tests were skipped", red=True)

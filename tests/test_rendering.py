@@ -79,7 +79,7 @@ def test_requirements_come_before_the_code(default_project):
     in the build stage, and the app's code only in the runtime stage."""
     dockerfile = (default_project / "Dockerfile").read_text()
     build, runtime = dockerfile.split("\nFROM ", 2)[1:]
-    assert "COPY requirements.txt" in build and "pip install" in build
+    assert "COPY requirements.txt" in build and " install --no-cache-dir" in build
     assert "COPY . ." in runtime and "COPY . ." not in build
 
 
@@ -133,9 +133,11 @@ def test_matrix_bake(cookies, answers):
     assert config.get("threads", 1) == (
         int(answers["threads"]) if answers["worker_class"] == "gthread" else 1
     )
-    cpus = config["available_cpus"]()
-    expected = 2 * cpus + 1 if answers["workers"] == "auto" else int(answers["workers"])
-    assert config["workers"] == expected
+    if answers["workers"] == "auto":
+        assert config["workers"] == 2 * config["available_cpus"]() + 1
+    else:
+        assert config["workers"] == int(answers["workers"])
+        assert "available_cpus" not in config
 
     readme = (project / "README.md").read_text("utf-8")
     assert f"-p {answers['port']}:{answers['port']}" in readme
@@ -171,7 +173,6 @@ def test_environment_overrides(default_project, environ, expected):
         ("PORT", "70000"),
         ("PORT", "http"),
         ("WEB_CONCURRENCY", "0"),
-        ("WEB_CONCURRENCY", "abc"),
         ("WEB_CONCURRENCY", "-2"),
     ],
 )

@@ -1,13 +1,13 @@
 """Gunicorn settings, read at start-up (the Dockerfile passes ``--config gunicorn.conf.py``).
 
 Runtime overrides, from lowest to highest precedence:
-  PORT, WEB_CONCURRENCY  environment variables read below (validated: bad values stop start-up)
+  PORT, WEB_CONCURRENCY  environment variables read below; a value out of range stops start-up
+                         (Gunicorn itself exits on a non-numeric WEB_CONCURRENCY)
   GUNICORN_CMD_ARGS      any Gunicorn flag, e.g. "--timeout 60 --access-logfile -"
 """
 
-import math
 import os
-from pathlib import Path
+{%- if cookiecutter.workers == "auto" %}
 
 
 def available_cpus() -> int:
@@ -22,37 +22,39 @@ def available_cpus() -> int:
     ]
     for quota_file, period_file in quota_files:
         try:
-            fields = Path(quota_file).read_text().split()
+            with open(quota_file) as file:
+                fields = file.read().split()
             if period_file:
-                fields.append(Path(period_file).read_text().strip())
+                with open(period_file) as file:
+                    fields.append(file.read().strip())
             quota, period = int(fields[0]), int(fields[1])
         except (OSError, ValueError, IndexError):
             continue  # no such file, or "max" / -1: no quota
         if quota > 0 and period > 0:
-            cpus = min(cpus, math.ceil(quota / period))
+            cpus = min(cpus, (quota + period - 1) // period)  # a part-CPU counts as one
         break
     return max(cpus, 1)
+{%- endif %}
 
 
-def positive_int(name: str, default: str, maximum: int | None = None, auto: bool = False) -> int:
-    """Read an integer setting from the environment; refuse what Gunicorn would hang or crash on."""
+def positive_int(name: str, default: str, maximum: int | None = None) -> int:
+    """Read an integer setting from the environment; refuse what Gunicorn would hang on."""
     raw = os.environ.get(name, default).strip()
-    if auto and raw == "auto":
-        return 2 * available_cpus() + 1
     if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= (maximum or int(raw)):
         return int(raw)
     allowed = f"an integer from 1 to {maximum}" if maximum else "a positive integer"
-    if auto:
-        allowed += " or 'auto' (2 x usable CPUs + 1)"
     raise SystemExit(f"gunicorn.conf.py: {name}={raw!r} is not allowed; expected {allowed}")
 
 
 # 0.0.0.0: listen on every interface, so the port published by Docker reaches Gunicorn.
 bind = [f"0.0.0.0:{positive_int('PORT', '{{ cookiecutter.port }}', maximum=65535)}"]
 {%- if cookiecutter.workers == "auto" %}
-# 'auto': 2 x the CPUs this container may use + 1, counted at each start.
+# 2 x the CPUs this container may use + 1, counted at each start; WEB_CONCURRENCY overrides it.
+workers = positive_int("WEB_CONCURRENCY", str(2 * available_cpus() + 1))
+{%- else %}
+# WEB_CONCURRENCY overrides the worker count chosen when the project was generated.
+workers = positive_int("WEB_CONCURRENCY", "{{ cookiecutter.workers }}")
 {%- endif %}
-workers = positive_int("WEB_CONCURRENCY", "{{ cookiecutter.workers }}", auto=True)
 worker_class = "{{ cookiecutter.worker_class }}"
 {%- if cookiecutter.worker_class == "gthread" %}
 threads = {{ cookiecutter.threads }}
