@@ -26,11 +26,11 @@ def available_cpus() -> int:
                 fields = file.read().split()
             if period_file:
                 with open(period_file) as file:
-                    fields.append(file.read().strip())
+                    fields += file.read().split()
+        except OSError:
+            continue  # not this cgroup version
+        if fields[0].isdigit() and int(fields[0]) > 0:  # "max" or -1: no quota
             quota, period = int(fields[0]), int(fields[1])
-        except (OSError, ValueError, IndexError):
-            continue  # no such file, or "max" / -1: no quota
-        if quota > 0 and period > 0:
             cpus = min(cpus, (quota + period - 1) // period)  # a part-CPU counts as one
         break
     return max(cpus, 1)
