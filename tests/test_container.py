@@ -176,13 +176,19 @@ def slow_request(port: int) -> socket.socket:
     return sock
 
 
-def finish(sock: socket.socket) -> bytes:
-    with sock:
+def finish(socks: list[socket.socket]) -> list[bytes]:
+    """Complete every request at once (a gthread worker may queue some behind busy threads),
+    then read each response to the end."""
+    for sock in socks:
         sock.sendall(b"\r\n")
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
+    responses = []
+    for sock in socks:
+        with sock:
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+            responses.append(b"".join(chunks))
+    return responses
 
 
 def test_sigterm_finishes_in_flight_requests(image):
@@ -213,7 +219,7 @@ def test_sigterm_finishes_in_flight_requests(image):
         time.sleep(0.5)
         stopping = subprocess.Popen(["docker", "stop", container.id], stdout=subprocess.DEVNULL)
         time.sleep(1)  # SIGTERM has reached Gunicorn; the listener is closed
-        responses = [finish(sock) for sock in in_flight]
+        responses = finish(in_flight)
         stopping.wait(timeout=30)
         loader.join()
 
