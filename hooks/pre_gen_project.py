@@ -13,13 +13,16 @@ from pathlib import Path
 # Answers arrive as JSON inside a raw string, so quotes, backslashes and unicode in them can
 # neither break this file nor run as code.
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-CHOICES = json.loads(Path(ANSWERS["_repo_dir"], "cookiecutter.json").read_text("utf-8"))
+# The template's own cookiecutter.json, for its choice lists. cruft renders without _repo_dir,
+# after cookiecutter has checked the choices, so then only the typed answers are checked here.
+REPO = ANSWERS.get("_repo_dir")
+CHOICES = json.loads(Path(REPO, "cookiecutter.json").read_text("utf-8")) if REPO else {}
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 POSITIVE = re.compile(r"[1-9][0-9]*")
 
 
-def problem(name: str, value: str) -> str | None:
+def problem(name: str, value: str | bool) -> str | None:
     """What is wrong with one answer, or None when it is allowed."""
     if name == "project_name":
         if not value.strip() or not value.isprintable():
@@ -39,19 +42,23 @@ def problem(name: str, value: str) -> str | None:
     elif name == "workers":
         if value != "auto" and not POSITIVE.fullmatch(value):
             return "a positive integer, or 'auto'"
-    elif name == "threads":
+    elif name in ("threads", "replicas"):
         if not POSITIVE.fullmatch(value):
             return "a positive integer"
+    elif isinstance(CHOICES.get(name), bool):
+        if not isinstance(value, bool):
+            return "yes or no"
     elif isinstance(CHOICES.get(name), list) and value not in CHOICES[name]:
         return "one of " + ", ".join(CHOICES[name])
     return None
 
 
 def main() -> int:
-    for name in CHOICES:
+    for name, value in ANSWERS.items():
         if name.startswith("_"):
             continue
-        value = ANSWERS[name]
+        if not isinstance(value, bool):
+            value = str(value)  # a replay file may hold numbers
         allowed = problem(name, value)
         if allowed:
             print(f"error: {name}={value!r} is not allowed; expected {allowed}.", file=sys.stderr)

@@ -137,6 +137,14 @@ def test_logs_unbuffered_and_heartbeat_in_memory(running):
     assert "Booting worker" in container.logs()  # already flushed to docker logs
 
 
+def test_read_only_root_filesystem(image):
+    """docker run --read-only, with no tmpfs added: nothing in the image needs to write."""
+    tag, answers, _ = image
+    with Container(tag, int(answers["port"]), "--read-only") as container:
+        assert container.wait_until_serving() == (200, MESSAGE)
+        assert container.exec("python", "healthcheck.py") == ""
+
+
 def test_runtime_overrides(image):
     """PORT, WEB_CONCURRENCY and GUNICORN_CMD_ARGS, as a user sets them on docker run."""
     tag, _, _ = image

@@ -1,6 +1,7 @@
 """Rendering: what a bake writes, for the defaults and across the whole prompt matrix."""
 
 import itertools
+import json
 import os
 import re
 import runpy
@@ -8,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import MESSAGE, TEMPLATE, bake, choices, dockerfile_cmd, tool
 
@@ -15,6 +17,8 @@ PORTS = ["6000", "8080"]
 WORKERS = ["1", "3", "auto"]
 # Every worker class, and gthread with more than one thread count.
 WORKER_OPTIONS = [("sync", "4"), ("gthread", "2"), ("gthread", "8")]
+# compose x kubernetes, each with its own replica count.
+DEPLOY_OPTIONS = [("no", "no", "2"), ("yes", "no", "1"), ("no", "yes", "3"), ("yes", "yes", "2")]
 MATRIX = [
     {
         "python_version": py,
@@ -22,9 +26,12 @@ MATRIX = [
         "workers": workers,
         "worker_class": kind,
         "threads": threads,
+        "compose": compose,
+        "kubernetes": kubernetes,
+        "replicas": replicas,
     }
-    for py, port, workers, (kind, threads) in itertools.product(
-        choices("python_version"), PORTS, WORKERS, WORKER_OPTIONS
+    for py, port, workers, (kind, threads), (compose, kubernetes, replicas) in itertools.product(
+        choices("python_version"), PORTS, WORKERS, WORKER_OPTIONS, DEPLOY_OPTIONS
     )
 ]
 
@@ -142,6 +149,26 @@ def test_matrix_bake(cookies, answers):
     readme = (project / "README.md").read_text("utf-8")
     assert f"-p {answers['port']}:{answers['port']}" in readme
     assert ("ERR_UNSAFE_PORT" in readme) == (answers["port"] == "6000")
+
+    # Optional files exist exactly when chosen, and say what was chosen.
+    compose = project / "compose.yaml"
+    assert compose.exists() == (answers["compose"] == "yes")
+    if compose.exists():
+        service = yaml.safe_load(compose.read_text())["services"]["web"]
+        assert service["ports"] == [f"{answers['port']}:{answers['port']}"]
+        assert service["deploy"]["replicas"] == int(answers["replicas"])
+        assert service["deploy"]["update_config"]["order"] == "start-first"
+    manifests = project / "k8s" / "app.yaml"
+    assert manifests.exists() == (answers["kubernetes"] == "yes")
+    if manifests.exists():
+        deployment = next(yaml.safe_load_all(manifests.read_text()))
+        assert deployment["spec"]["replicas"] == int(answers["replicas"])
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["ports"][0]["containerPort"] == int(answers["port"])
+
+    recorded = json.loads((project / ".cookiecutter.json").read_text("utf-8"))["cookiecutter"]
+    for name, value in answers.items():
+        assert str(recorded[name]).lower() in (value, "true" if value == "yes" else "false")
 
 
 def test_auto_workers_follow_the_cpus_this_process_may_use(cookies):

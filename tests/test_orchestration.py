@@ -1,0 +1,182 @@
+"""Orchestration: Kubernetes manifests validated offline against the schemas and a policy
+scanner; the compose file deployed for real as a Swarm stack, scaled and updated under load."""
+
+import itertools
+import json
+import subprocess
+import time
+import uuid
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import MESSAGE, bake, tool
+from dockerutil import LABEL, build, docker, free_port, wait_for
+
+KUBERNETES_VERSION = "1.33"
+K8S_MATRIX = [
+    {"kubernetes": "yes", "python_version": py, "port": port, "replicas": replicas}
+    for py, port, replicas in itertools.product(["3.11", "3.15"], ["6000", "8080"], ["1", "3"])
+]
+
+
+@pytest.fixture(scope="module")
+def k8s_bakes(cookies_session):
+    return [bake(cookies_session, **answers) for answers in K8S_MATRIX]
+
+
+def test_every_manifest_matches_the_kubernetes_schemas(k8s_bakes):
+    kinds = []
+    for project in k8s_bakes:
+        for document in yaml.safe_load_all((project / "k8s" / "app.yaml").read_text()):
+            # strict: an unknown or misspelt field is an error, not silently dropped.
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+            kinds.append(document["kind"])
+    assert kinds == ["Deployment", "Service", "NetworkPolicy"] * len(k8s_bakes)
+
+
+def test_pods_meet_the_restricted_pod_security_standard(k8s_bakes):
+    deployment = next(yaml.safe_load_all((k8s_bakes[0] / "k8s" / "app.yaml").read_text()))
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    # The only writable path is an emptyDir where Gunicorn keeps its worker heartbeat.
+    assert container["volumeMounts"] == [{"name": "shm", "mountPath": "/dev/shm"}]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert set(container["resources"]) == {"requests", "limits"}
+
+
+def test_checkov_finds_nothing_unjustified(k8s_bakes):
+    """Manifests and Dockerfiles of every bake: zero failed checks; each skipped check is
+    skipped in the manifest itself, with its reason."""
+    root = k8s_bakes[0].parent.parent
+    run = subprocess.run(
+        [tool("checkov"), "--directory", str(root), "--framework", "kubernetes", "dockerfile",
+         "--output", "json", "--skip-download"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    reports = json.loads(run.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    assert {report["check_type"] for report in reports} == {"kubernetes", "dockerfile"}
+    for report in reports:
+        assert report["summary"]["failed"] == 0, report["results"]["failed_checks"]
+        assert report["summary"]["passed"] > 0
+        for skipped in report["results"]["skipped_checks"]:
+            assert len(skipped["check_result"]["suppress_comment"]) > 20, skipped["check_id"]
+    scanned = {r["file_path"] for rep in reports for r in rep["results"]["passed_checks"]}
+    assert len([path for path in scanned if path.endswith("app.yaml")]) == len(k8s_bakes)
+
+
+# Swarm: this machine's kernel has no IPVS, so neither the ingress routing mesh nor service
+# VIPs answer here. Replicas are reached the way Swarm's DNS always allows: tasks.<service>
+# resolves to every running (healthy) replica, from a container on the stack's network.
+CLIENT = """
+import collections, json, signal, socket, sys, time, urllib.request
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+counts, replicas = collections.Counter(), set()
+deadline = time.monotonic() + seconds
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # docker stop: report and exit
+while not stop:
+    try:
+        address = socket.gethostbyname("tasks.web")
+        replicas.add(address)
+        with urllib.request.urlopen(f"http://{address}:{port}/", timeout=5) as response:
+            counts["ok" if response.read().decode() == sys.argv[3] else "wrong"] += 1
+    except OSError as error:
+        counts["failed"] += 1
+        print(repr(error), file=sys.stderr)
+    if time.monotonic() > deadline:
+        break
+    time.sleep(0.02)
+print(json.dumps({"counts": counts, "replicas": sorted(replicas)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_engine):
+    """A single-node swarm on 127.0.0.1: this test's own unless one is already active."""
+    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}")
+    created = state == "inactive"
+    if created:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    yield
+    if created:
+        docker("swarm", "leave", "--force")
+
+
+def replicas_running(service: str, count: int, image: str | None = None) -> bool:
+    tasks = docker(
+        "service", "ps", service, "--filter", "desired-state=running",
+        "--format", "{{.Image}} {{.CurrentState}}",
+    ).splitlines()  # fmt: skip
+    running = [
+        t for t in tasks if " Running " in f" {t} " and (image is None or t.startswith(image))
+    ]
+    return len(tasks) == count and len(running) == count
+
+
+@pytest.mark.docker
+def test_stack_deploys_scales_and_rolls_updates_without_failures(swarm, cookies):
+    port = free_port()
+    stack = f"swarmcheck{uuid.uuid4().hex[:6]}"
+    project = bake(cookies, project_name=stack, port=str(port), compose="yes", replicas="2")
+    image = f"{stack}:latest"  # the image compose.yaml names
+    service = f"{stack}_web"
+    build(project, image)
+
+    def client(seconds: float, detach: bool = False) -> str:
+        command = ["run", "--label", LABEL, "--network", f"{stack}_web", "--entrypoint", "python"]
+        command += ["-d"] if detach else ["--rm"]
+        return docker(*command, image, "-c", CLIENT, str(port), str(seconds), MESSAGE)
+
+    try:
+        docker("stack", "deploy", "--compose-file", str(project / "compose.yaml"), stack)
+        spec = json.loads(docker("service", "inspect", service))[0]["Spec"]
+        assert spec["UpdateConfig"]["Order"] == "start-first"
+        assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"][-1] == "healthcheck.py"
+        assert spec["TaskTemplate"]["ContainerSpec"]["ReadOnly"] is True
+        wait_for(lambda: replicas_running(service, 2), 90, "2 replicas")
+        answered = json.loads(client(3))
+        assert (
+            answered["counts"] == {"ok": answered["counts"]["ok"]}
+            and len(answered["replicas"]) == 2
+        )
+
+        docker("service", "scale", f"{service}=3")
+        wait_for(lambda: replicas_running(service, 3), 90, "3 replicas")
+        assert len(json.loads(client(3))["replicas"]) == 3
+
+        # A rebuilt image (a code change), rolled out while a client keeps requesting.
+        with (project / "app.py").open("a") as app:
+            app.write("\n# v2\n")
+        build(project, f"{stack}:v2")
+        watcher = client(120, detach=True)
+        started = time.monotonic()
+        docker("service", "update", "--image", f"{stack}:v2", service, timeout=300)
+        wait_for(lambda: replicas_running(service, 3, f"{stack}:v2"), 120, "3 updated replicas")
+        rollout = time.monotonic() - started
+        time.sleep(2)  # and the updated replicas keep answering
+        docker("stop", watcher)
+    finally:
+        docker("stack", "rm", stack, check=False)
+    result = docker("logs", watcher)
+    docker("rm", "-f", watcher, check=False)
+    counts = json.loads(result.splitlines()[-1])["counts"]
+    print(f"\nrolling update of 3 replicas: {rollout:.1f}s, client requests {counts}")
+    assert counts.get("failed", 0) == 0 and counts.get("wrong", 0) == 0
+    assert counts["ok"] > 50
+    # The stack's network goes away once its tasks have stopped.
+    wait_for(
+        lambda: not docker("network", "ls", "-q", "--filter", f"name={stack}_web"),
+        60,
+        "stack removal",
+    )
+    docker("rmi", "-f", f"{stack}:latest", f"{stack}:v2", check=False)
