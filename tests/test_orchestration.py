@@ -3,6 +3,8 @@ scanner; the compose file deployed for real as a Swarm stack, scaled and updated
 
 import itertools
 import json
+import os
+import re
 import subprocess
 import time
 import uuid
@@ -72,6 +74,41 @@ def test_checkov_finds_nothing_unjustified(k8s_bakes):
             assert len(skipped["check_result"]["suppress_comment"]) > 20, skipped["check_id"]
     scanned = {r["file_path"] for rep in reports for r in rep["results"]["passed_checks"]}
     assert len([path for path in scanned if path.endswith("app.yaml")]) == len(k8s_bakes)
+
+
+@pytest.mark.docker
+def test_readme_compose_commands_work(docker_engine, cookies):
+    """The generated README's Docker Compose block, verbatim, on a free port."""
+    port = free_port()
+    name = f"composecheck{port}"
+    project = bake(cookies, project_name=name, port=str(port), compose="yes")
+    readme = (project / "README.md").read_text("utf-8")
+    block = re.search(r"## Docker Compose\n\n```bash\n(.+?)\n```", readme, re.DOTALL).group(1)
+    up, curl, down = block.splitlines()
+    # This machine's docker client has no buildx; users' clients build with BuildKit.
+    environ = {**os.environ, "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
+
+    def shell(command: str, check: bool = True) -> str:
+        run = subprocess.run(
+            command, shell=True, cwd=project, env=environ, capture_output=True, text=True,
+            check=False, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0 or not check, f"{command}:\n{run.stdout}{run.stderr}"
+        return run.stdout
+
+    try:
+        shell(up)
+        assert wait_for(lambda: shell(curl, check=False), what="curl") == MESSAGE
+        (container,) = docker(
+            "ps", "-q", "--filter", f"label=com.docker.compose.project={name}"
+        ).split()
+        assert json.loads(
+            docker("inspect", "--format", "{{json .HostConfig.ReadonlyRootfs}}", container)
+        )
+    finally:
+        shell(down, check=False)
+        docker("rmi", "-f", f"{name}:latest", check=False)
+    assert not docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}")
 
 
 # Swarm: this machine's kernel has no IPVS, so neither the ingress routing mesh nor service

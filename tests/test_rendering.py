@@ -149,6 +149,9 @@ def test_matrix_bake(cookies, answers):
     readme = (project / "README.md").read_text("utf-8")
     assert f"-p {answers['port']}:{answers['port']}" in readme
     assert ("ERR_UNSAFE_PORT" in readme) == (answers["port"] == "6000")
+    assert ("## Docker Swarm" in readme) == (answers["compose"] == "yes")
+    assert ("## Kubernetes" in readme) == (answers["kubernetes"] == "yes")
+    assert "\n\n## Run the tests\n" in readme
 
     # Optional files exist exactly when chosen, and say what was chosen.
     compose = project / "compose.yaml"
