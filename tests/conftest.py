@@ -1,5 +1,6 @@
 """Shared helpers: bake projects, read what they generated."""
 
+import itertools
 import json
 import os
 import re
@@ -25,6 +26,15 @@ def tool(name: str) -> str:
 
 def choices(name: str) -> list[str]:
     return DEFAULTS[name]
+
+
+def matrix(*axes: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Every combination of the axes' values, each combination merged into one answers dict."""
+    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes)]
+
+
+def ids(answers: dict[str, str]) -> str:
+    return "-".join(answers.values())
 
 
 def bake(cookies, **answers) -> Path:
@@ -54,15 +64,16 @@ _docker_outcomes: dict[str, int] = {}
 
 @pytest.fixture(scope="session")
 def docker_engine():
-    from dockerutil import engine_problem, remove_labelled
+    from dockerutil import dangling_images, engine_problem, remove_created
 
     problem = engine_problem()
     if problem:
         if IN_CI:
             pytest.fail(f"CI must run the container tests, but {problem}")
         pytest.skip(problem)
+    before = dangling_images()
     yield
-    remove_labelled()
+    remove_created(before)
 
 
 def pytest_runtest_logreport(report):

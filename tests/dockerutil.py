@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -145,11 +146,42 @@ def wait_for(condition, timeout: float = 30, what: str = "condition"):
         time.sleep(0.2)
 
 
-def remove_labelled() -> None:
-    """Remove every container and image this test run created."""
+def dangling_images() -> set[str]:
+    """Untagged images: what the legacy builder leaves of a multistage build's first stage."""
+    return set(docker("images", "-q", "--filter", "dangling=true", check=False).split())
+
+
+def remove_created(dangling_before: set[str]) -> None:
+    """Remove every container and image this test run created, build stages included."""
     containers = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).split()
     if containers:
         docker("rm", "-f", "-v", *containers, check=False)
-    images = docker("images", "-q", "--filter", f"label={LABEL}", check=False).split()
+    images = set(docker("images", "-q", "--filter", f"label={LABEL}", check=False).split())
+    images |= dangling_images() - dangling_before
     if images:
-        docker("rmi", "-f", *sorted(set(images)), check=False)
+        docker("rmi", "-f", *sorted(images), check=False)
+
+
+def readme_block(project: Path, heading: str) -> list[str]:
+    """The command lines of the first bash block under a heading of the generated README."""
+    readme = (project / "README.md").read_text("utf-8")
+    section = readme.split(f"\n## {heading}\n", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def shell(command: str, cwd: Path, check: bool = True) -> str:
+    """Run a README command line as a user would, in the project folder."""
+    # This machine's docker client has no buildx; users' clients build with BuildKit.
+    environ = {**os.environ, "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
+    run = subprocess.run(
+        command, shell=True, cwd=cwd, env=environ, capture_output=True, text=True,
+        check=False, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0 or not check, f"{command}:\n{run.stdout}{run.stderr}"
+    return run.stdout
+
+
+def on_loopback(command: str) -> str:
+    """Publish on 127.0.0.1 only: `-p 6000:6000` becomes `-p 127.0.0.1:6000:6000`."""
+    return re.sub(r"-p (\d+):(\d+)", r"-p 127.0.0.1:\1:\2", command)

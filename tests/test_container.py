@@ -1,8 +1,6 @@
 """Container: every bake we can provision here is built into an image, started, and exercised as
 an operator would: serving, workers, overrides, user, health, shutdown, crash recovery."""
 
-import itertools
-import os
 import re
 import socket
 import subprocess
@@ -12,27 +10,28 @@ import urllib.error
 
 import pytest
 
-from conftest import MESSAGE, bake
-from dockerutil import Container, build, docker, free_port, wait_for
+from conftest import MESSAGE, bake, ids, matrix
+from dockerutil import (
+    Container,
+    build,
+    docker,
+    free_port,
+    on_loopback,
+    readme_block,
+    shell,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 
 # Python versions with stand-in base images on CI machines (.ci/stand-ins.sh).
 PYTHONS = ["3.11", "3.13"]
-PORT_WORKERS = [("6000", "3"), ("8080", "auto")]
-WORKER_CLASSES = [("sync", "4"), ("gthread", "4")]
-MATRIX = [
-    {
-        "python_version": py,
-        "port": port,
-        "workers": workers,
-        "worker_class": kind,
-        "threads": threads,
-    }
-    for py, (port, workers), (kind, threads) in itertools.product(
-        PYTHONS, PORT_WORKERS, WORKER_CLASSES
-    )
+PORT_WORKERS = [{"port": "6000", "workers": "3"}, {"port": "8080", "workers": "auto"}]
+WORKER_CLASSES = [
+    {"worker_class": "sync", "threads": "4"},
+    {"worker_class": "gthread", "threads": "4"},
 ]
+MATRIX = matrix([{"python_version": py} for py in PYTHONS], PORT_WORKERS, WORKER_CLASSES)
 RUNTIME_FILES = ["app.py", "gunicorn.conf.py", "healthcheck.py", "requirements.txt"]
 
 
@@ -40,7 +39,7 @@ def expected_workers(answers: dict, cpus: int) -> int:
     return 2 * cpus + 1 if answers["workers"] == "auto" else int(answers["workers"])
 
 
-@pytest.fixture(scope="session", params=MATRIX, ids=lambda a: "-".join(a.values()))
+@pytest.fixture(scope="session", params=MATRIX, ids=ids)
 def image(request, docker_engine, cookies_session):
     """One image per matrix bake, built once with the legacy builder and shared by the tests."""
     answers = request.param
@@ -310,37 +309,25 @@ def test_buildkit_builds_and_serves(docker_engine, cookies, python):
 
 
 def test_readme_commands_work(docker_engine, cookies):
-    """The generated README's build / run / curl / stop block, with the published port kept on
-    loopback (-p 127.0.0.1:...). A unique name and a free port keep it clear of other images."""
+    """The generated README's build / run / curl / stop block and its run-time settings example,
+    with published ports kept on loopback. A unique name and free ports avoid other images."""
     port = free_port()
     project = bake(cookies, project_name=f"Readme Check {port}", port=str(port))
-    readme = (project / "README.md").read_text("utf-8")
-    block = re.search(r"## Build, run, try it\n\n```bash\n(.+?)\n```", readme, re.DOTALL).group(1)
     image = f"readme-check-{port}"
-    # This machine's docker client has no buildx; users' clients build with BuildKit.
-    environ = {**os.environ, "DOCKER_BUILDKIT": "0"}
-
-    def shell(command: str, check: bool = True) -> str:
-        run = subprocess.run(
-            command,
-            shell=True,
-            cwd=project,
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=check,
-        )
-        return run.stdout
-
     try:
-        for line in block.splitlines():
-            if line.startswith("#"):
-                continue
-            command = re.sub(r"-p (\d+):(\d+)", r"-p 127.0.0.1:\1:\2", line)
+        for command in readme_block(project, "Build, run, try it"):
             if command.startswith("curl"):  # retried until the server is up
-                assert wait_for(lambda c=command: shell(c, check=False), what="curl") == MESSAGE
+                assert wait_for(lambda c=command: shell(c, project, check=False)) == MESSAGE
             else:
-                shell(command)
+                shell(on_loopback(command), project)
+
+        (example,) = readme_block(project, "Settings at run time")
+        host_port = free_port()
+        shell(re.sub(r"-p (\d+):", f"-p 127.0.0.1:{host_port}:", example), project)
+        assert wait_for(lambda: shell(f"curl -s http://127.0.0.1:{host_port}/", project)) == MESSAGE
+        # WEB_CONCURRENCY=5: docker top lists a header, the master and 5 workers.
+        wait_for(lambda: len(docker("top", image).splitlines()) == 1 + 1 + 5, what="5 workers")
+        assert '"GET / HTTP/1.1" 200' in shell(f"docker logs {image} 2>&1", project)
     finally:
         docker("rm", "-f", image, check=False)
         docker("rmi", "-f", image, check=False)

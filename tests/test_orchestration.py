@@ -1,10 +1,7 @@
 """Orchestration: Kubernetes manifests validated offline against the schemas and a policy
 scanner; the compose file deployed for real as a Swarm stack, scaled and updated under load."""
 
-import itertools
 import json
-import os
-import re
 import subprocess
 import time
 import uuid
@@ -13,14 +10,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import MESSAGE, bake, tool
-from dockerutil import LABEL, build, docker, free_port, wait_for
+from conftest import MESSAGE, bake, matrix, tool
+from dockerutil import LABEL, docker, free_port, readme_block, shell, wait_for
 
 KUBERNETES_VERSION = "1.33"
-K8S_MATRIX = [
-    {"kubernetes": "yes", "python_version": py, "port": port, "replicas": replicas}
-    for py, port, replicas in itertools.product(["3.11", "3.15"], ["6000", "8080"], ["1", "3"])
-]
+K8S_MATRIX = matrix(
+    [{"kubernetes": "yes"}],
+    [{"python_version": "3.11"}, {"python_version": "3.15"}],
+    [{"port": "6000"}, {"port": "8080"}],
+    [{"replicas": "1"}, {"replicas": "3"}],
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,31 +81,19 @@ def test_readme_compose_commands_work(docker_engine, cookies):
     port = free_port()
     name = f"composecheck{port}"
     project = bake(cookies, project_name=name, port=str(port), compose="yes")
-    readme = (project / "README.md").read_text("utf-8")
-    block = re.search(r"## Docker Compose\n\n```bash\n(.+?)\n```", readme, re.DOTALL).group(1)
-    up, curl, down = block.splitlines()
-    # This machine's docker client has no buildx; users' clients build with BuildKit.
-    environ = {**os.environ, "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
-
-    def shell(command: str, check: bool = True) -> str:
-        run = subprocess.run(
-            command, shell=True, cwd=project, env=environ, capture_output=True, text=True,
-            check=False, timeout=600,
-        )  # fmt: skip
-        assert run.returncode == 0 or not check, f"{command}:\n{run.stdout}{run.stderr}"
-        return run.stdout
-
+    up, curl, down = readme_block(project, "Docker Compose")
     try:
-        shell(up)
-        assert wait_for(lambda: shell(curl, check=False), what="curl") == MESSAGE
+        shell(up, project)
+        assert wait_for(lambda: shell(curl, project, check=False), what="curl") == MESSAGE
         (container,) = docker(
             "ps", "-q", "--filter", f"label=com.docker.compose.project={name}"
         ).split()
-        assert json.loads(
+        assert (
             docker("inspect", "--format", "{{json .HostConfig.ReadonlyRootfs}}", container)
+            == "true"
         )
     finally:
-        shell(down, check=False)
+        shell(down, project, check=False)
         docker("rmi", "-f", f"{name}:latest", check=False)
     assert not docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}")
 
@@ -161,58 +148,58 @@ def replicas_running(service: str, count: int, image: str | None = None) -> bool
 
 
 @pytest.mark.docker
-def test_stack_deploys_scales_and_rolls_updates_without_failures(swarm, cookies):
+def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm, cookies):
+    """The generated README's Swarm block, line by line (the fixture made the swarm): deploy,
+    scale, then a rolling update to a rebuilt image while a client keeps requesting."""
     port = free_port()
     stack = f"swarmcheck{uuid.uuid4().hex[:6]}"
     project = bake(cookies, project_name=stack, port=str(port), compose="yes", replicas="2")
-    image = f"{stack}:latest"  # the image compose.yaml names
+    init, build_image, deploy, scale, update, remove = readme_block(project, "Docker Swarm")
+    assert init == "docker swarm init"
     service = f"{stack}_web"
-    build(project, image)
 
     def client(seconds: float, detach: bool = False) -> str:
-        command = ["run", "--label", LABEL, "--network", f"{stack}_web", "--entrypoint", "python"]
+        command = ["run", "--label", LABEL, "--network", service, "--entrypoint", "python"]
         command += ["-d"] if detach else ["--rm"]
-        return docker(*command, image, "-c", CLIENT, str(port), str(seconds), MESSAGE)
+        return docker(*command, f"{stack}:latest", "-c", CLIENT, str(port), str(seconds), MESSAGE)
 
+    watcher = None
     try:
-        docker("stack", "deploy", "--compose-file", str(project / "compose.yaml"), stack)
+        shell(build_image, project)
+        shell(deploy, project)
         spec = json.loads(docker("service", "inspect", service))[0]["Spec"]
         assert spec["UpdateConfig"]["Order"] == "start-first"
         assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"][-1] == "healthcheck.py"
         assert spec["TaskTemplate"]["ContainerSpec"]["ReadOnly"] is True
         wait_for(lambda: replicas_running(service, 2), 90, "2 replicas")
         answered = json.loads(client(3))
-        assert (
-            answered["counts"] == {"ok": answered["counts"]["ok"]}
-            and len(answered["replicas"]) == 2
-        )
+        assert set(answered["counts"]) == {"ok"} and len(answered["replicas"]) == 2
 
-        docker("service", "scale", f"{service}=3")
-        wait_for(lambda: replicas_running(service, 3), 90, "3 replicas")
-        assert len(json.loads(client(3))["replicas"]) == 3
+        shell(scale, project)
+        wait_for(lambda: replicas_running(service, 4), 90, "4 replicas")
+        assert len(json.loads(client(3))["replicas"]) == 4
 
-        # A rebuilt image (a code change), rolled out while a client keeps requesting.
+        # The update line rebuilds the image: change the code first, as a user would.
         with (project / "app.py").open("a") as app:
             app.write("\n# v2\n")
-        build(project, f"{stack}:v2")
-        watcher = client(120, detach=True)
+        watcher = client(300, detach=True)
         started = time.monotonic()
-        docker("service", "update", "--image", f"{stack}:v2", service, timeout=300)
-        wait_for(lambda: replicas_running(service, 3, f"{stack}:v2"), 120, "3 updated replicas")
+        shell(update, project)
+        wait_for(lambda: replicas_running(service, 4, f"{stack}:v2"), 120, "4 updated replicas")
         rollout = time.monotonic() - started
         time.sleep(2)  # and the updated replicas keep answering
         docker("stop", watcher)
+        counts = json.loads(docker("logs", watcher).splitlines()[-1])["counts"]
     finally:
-        docker("stack", "rm", stack, check=False)
-    result = docker("logs", watcher)
-    docker("rm", "-f", watcher, check=False)
-    counts = json.loads(result.splitlines()[-1])["counts"]
-    print(f"\nrolling update of 3 replicas: {rollout:.1f}s, client requests {counts}")
+        if watcher:
+            docker("rm", "-f", watcher, check=False)
+        shell(remove, project, check=False)
+    print(f"\nrolling update of 4 replicas: {rollout:.1f}s, client requests {counts}")
     assert counts.get("failed", 0) == 0 and counts.get("wrong", 0) == 0
     assert counts["ok"] > 50
     # The stack's network goes away once its tasks have stopped.
     wait_for(
-        lambda: not docker("network", "ls", "-q", "--filter", f"name={stack}_web"),
+        lambda: not docker("network", "ls", "-q", "--filter", f"name={service}"),
         60,
         "stack removal",
     )

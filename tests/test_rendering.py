@@ -1,6 +1,5 @@
 """Rendering: what a bake writes, for the defaults and across the whole prompt matrix."""
 
-import itertools
 import json
 import os
 import re
@@ -11,29 +10,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import MESSAGE, TEMPLATE, bake, choices, dockerfile_cmd, tool
+from conftest import MESSAGE, TEMPLATE, bake, choices, dockerfile_cmd, ids, matrix, tool
 
-PORTS = ["6000", "8080"]
-WORKERS = ["1", "3", "auto"]
+PORTS = [{"port": "6000"}, {"port": "8080"}]
+WORKERS = [{"workers": "1"}, {"workers": "3"}, {"workers": "auto"}]
 # Every worker class, and gthread with more than one thread count.
-WORKER_OPTIONS = [("sync", "4"), ("gthread", "2"), ("gthread", "8")]
-# compose x kubernetes, each with its own replica count.
-DEPLOY_OPTIONS = [("no", "no", "2"), ("yes", "no", "1"), ("no", "yes", "3"), ("yes", "yes", "2")]
-MATRIX = [
-    {
-        "python_version": py,
-        "port": port,
-        "workers": workers,
-        "worker_class": kind,
-        "threads": threads,
-        "compose": compose,
-        "kubernetes": kubernetes,
-        "replicas": replicas,
-    }
-    for py, port, workers, (kind, threads), (compose, kubernetes, replicas) in itertools.product(
-        choices("python_version"), PORTS, WORKERS, WORKER_OPTIONS, DEPLOY_OPTIONS
-    )
+WORKER_OPTIONS = [
+    {"worker_class": "sync", "threads": "4"},
+    {"worker_class": "gthread", "threads": "2"},
+    {"worker_class": "gthread", "threads": "8"},
 ]
+# compose x kubernetes, each with its own replica count.
+DEPLOY_OPTIONS = [
+    {"compose": compose, "kubernetes": kubernetes, "replicas": replicas}
+    for compose, kubernetes, replicas in [
+        ("no", "no", "2"),
+        ("yes", "no", "1"),
+        ("no", "yes", "3"),
+        ("yes", "yes", "2"),
+    ]
+]
+PYTHONS = [{"python_version": version} for version in choices("python_version")]
+MATRIX = matrix(PYTHONS, PORTS, WORKERS, WORKER_OPTIONS, DEPLOY_OPTIONS)
 
 
 def settings(project: Path, **environ: str) -> dict:
@@ -112,7 +110,7 @@ def test_readme_speaks_of_this_bake(default_project):
     assert "Gunicorn starts 3 worker processes" in readme
 
 
-@pytest.mark.parametrize("answers", MATRIX, ids=lambda a: "-".join(a.values()))
+@pytest.mark.parametrize("answers", MATRIX, ids=ids)
 def test_matrix_bake(cookies, answers):
     project = bake(cookies, **answers)
 
