@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Install and start a Docker engine (Debian's docker.io) unless one already answers.
+# Install and start a Docker engine (Debian's docker.io) unless one already answers, with the
+# tools the tests and the benchmark call: debootstrap, wrk, curl, Docker Compose v2.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
