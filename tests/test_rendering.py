@@ -77,6 +77,7 @@ def test_default_bake_is_the_seed_without_its_defects(default_project):
     assert config["workers"] == 3
     assert config["worker_class"] == "sync"
     assert "threads" not in config  # threads > 1 would silently turn sync into gthread
+    assert config["preload_app"] is True and callable(config["pre_fork"])
 
 
 def test_requirements_come_before_the_code(default_project):

@@ -6,6 +6,7 @@ Runtime overrides, from lowest to highest precedence:
   GUNICORN_CMD_ARGS      any Gunicorn flag, e.g. "--timeout 60 --access-logfile -"
 """
 
+import gc
 import os
 {%- if cookiecutter.workers == "auto" %}
 
@@ -63,6 +64,14 @@ threads = {{ cookiecutter.threads }}
 # Import the app once in the master and fork workers from it: workers share its memory
 # pages and start faster.
 preload_app = True
+
+
+def pre_fork(server, worker):
+    """Freeze the preloaded objects before each fork, so the workers' garbage collector leaves
+    the memory pages they share with the master unwritten, and so still shared."""
+    gc.freeze()
+
+
 # Workers' heartbeat files in memory: a slow or read-only disk cannot stall them.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # No control socket: it would need a writable $HOME, and containers are managed with signals.
