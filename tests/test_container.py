@@ -1,6 +1,7 @@
 """Container: every bake we can provision here is built into an image, started, and exercised as
 an operator would: serving, workers, overrides, user, health, shutdown, crash recovery."""
 
+import functools
 import re
 import socket
 import subprocess
@@ -44,7 +45,7 @@ def image(request, docker_engine, cookies_session):
     """One image per matrix bake, built once with the legacy builder and shared by the tests."""
     answers = request.param
     project = bake(cookies_session, **answers)
-    tag = f"template-test-{'-'.join(answers.values())}:latest"
+    tag = f"template-test-{ids(answers)}:latest"
     build(project, tag)
     yield tag, answers, project
     docker("rmi", "-f", tag, check=False)
@@ -60,7 +61,9 @@ def running(image):
         yield container, answers
 
 
+@functools.cache
 def host_cpus() -> int:
+    """CPUs a container may use when no limit is set."""
     return int(docker("run", "--rm", "python:3.11-slim", "python", "-c",
                       "import os; print(len(os.sched_getaffinity(0)))"))  # fmt: skip
 
