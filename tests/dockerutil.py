@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -126,6 +127,23 @@ class Container:
             return (master, workers) if len(workers) == count else None
 
         return wait_for(ready, timeout, f"{count} workers in {self.id[:12]}")
+
+    def wait_until_idle(self, count: int, timeout: float = 30) -> None:
+        """Until `count` workers run and each has installed its own signal handlers.
+
+        A worker keeps the master's handlers from fork() until its init; Gunicorn loses a
+        SIGTERM that lands in that moment, and shutdown then waits out graceful_timeout.
+        A booted worker no longer catches SIGCHLD, which only the master handles.
+        """
+        sigchld = 1 << (signal.SIGCHLD - 1)
+
+        def booted(pid: int) -> bool:
+            status = Path(f"/proc/{pid}/status").read_text()
+            caught = int(re.search(r"^SigCgt:\s*([0-9a-f]+)", status, re.MULTILINE)[1], 16)
+            return not caught & sigchld
+
+        _, workers = self.wait_for_workers(count, timeout)
+        wait_for(lambda: all(booted(pid) for pid in workers), timeout, "workers to boot")
 
     def wait_until_exited(self, timeout: float = 30) -> dict:
         return wait_for(lambda: (s := self.state())["Running"] is False and s, timeout, "exit")
