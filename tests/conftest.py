@@ -5,7 +5,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,28 @@ def dockerfile_cmd(project: Path) -> list[str]:
     match = re.search(r"^CMD (\[.*\])$", (project / "Dockerfile").read_text(), re.MULTILINE)
     assert match, "Dockerfile has no exec-form CMD"
     return json.loads(match.group(1))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """The first truthy value of condition(), retried while it fails or is falsy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (OSError, AssertionError):
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+from conftest import free_port, wait_for
 
 # Everything the tests create carries this label, so a crashed run can still be cleaned up.
 LABEL = f"template-tests={uuid.uuid4().hex[:12]}"
@@ -59,12 +60,6 @@ def build(context: Path, tag: str, buildkit: bool = False) -> float:
     )
     assert run.returncode == 0, f"build of {tag} failed:\n{run.stdout}{run.stderr}"
     return time.monotonic() - started
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Container:
@@ -147,21 +142,6 @@ class Container:
 
     def wait_until_exited(self, timeout: float = 30) -> dict:
         return wait_for(lambda: (s := self.state())["Running"] is False and s, timeout, "exit")
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except (OSError, AssertionError):
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def dangling_images() -> set[str]:

@@ -11,16 +11,14 @@ import urllib.error
 
 import pytest
 
-from conftest import MESSAGE, bake, ids, matrix
+from conftest import MESSAGE, bake, free_port, ids, matrix, wait_for
 from dockerutil import (
     Container,
     build,
     docker,
-    free_port,
     on_loopback,
     readme_block,
     shell,
-    wait_for,
 )
 
 pytestmark = pytest.mark.docker

@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import MESSAGE, bake, matrix, tool
-from dockerutil import LABEL, docker, free_port, readme_block, shell, wait_for
+from conftest import MESSAGE, bake, free_port, matrix, tool, wait_for
+from dockerutil import LABEL, docker, readme_block, shell
 
 KUBERNETES_VERSION = "1.33"
 K8S_MATRIX = matrix(
