@@ -128,12 +128,16 @@ def test_ships_only_what_it_runs(running):
 
 
 def test_logs_unbuffered_and_heartbeat_in_memory(running):
-    container, _ = running
+    container, answers = running
     environment = container.exec("env")
     assert "PYTHONUNBUFFERED=1" in environment and "PYTHONDONTWRITEBYTECODE=1" in environment
     assert environment.splitlines()[0] and "PATH=/opt/venv/bin:" in environment
-    open_files = container.exec("sh", "-c", "ls -l /proc/[0-9]*/fd/ 2>/dev/null")
-    assert "/dev/shm/wgunicorn-" in open_files
+    # Only PID 1 (the master) is listed: it holds every worker's heartbeat file, and unlike a
+    # passing healthcheck probe it cannot exit halfway through the listing.
+    workers = expected_workers(answers, host_cpus())
+    container.wait_for_workers(workers)
+    open_files = container.exec("ls", "-l", "/proc/1/fd/")
+    assert open_files.count("/dev/shm/wgunicorn-") == workers, open_files
     assert "Booting worker" in container.logs()  # already flushed to docker logs
 
 
