@@ -1,32 +1,134 @@
 #!/usr/bin/env bash
-# Build stand-ins for the official python:X.Y and python:X.Y-slim images when no registry is reachable.
-# Each is a minimal Debian with the distribution's CPython; CI only, users pull the real images.
+# Build stand-ins for the official python:X.Y, python:X.Y-slim and nginx images when no registry
+# is reachable. Each is a minimal Debian with the distribution's packages; CI only, users pull
+# the real images.
 set -euo pipefail
+
+# Bump when what a stand-in holds changes: a present image labelled otherwise is rebuilt.
+stand_in=2
+bundle=/etc/ssl/certs/ca-certificates.crt
 
 # The Debian mirror this machine already uses (first URIs line of its apt sources).
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
 [[ -n $mirror ]] || { echo "no Debian mirror found in apt sources" >&2; exit 1; }
 
-for pair in 3.11:bookworm 3.13:trixie; do
-    version=${pair%%:*} suite=${pair##*:}
-    if docker image inspect "python:$version" "python:$version-slim" >/dev/null 2>&1; then
-        echo "python:$version stand-ins present"
-        continue
-    fi
+root=
+trap 'if [[ -n $root ]]; then rm -rf --one-file-system "$root"; fi' EXIT
+
+# current TAG...: every TAG is present and built by this version of the script.
+current() {
+    local tag
+    for tag; do
+        [[ $(docker image inspect --format '{{index .Config.Labels "stand-in"}}' "$tag" 2>/dev/null) == "$stand_in" ]] ||
+            return 1
+    done
+}
+
+# bootstrap SUITE PACKAGES: a minbase rootfs in $root.
+bootstrap() {
     root=$(mktemp -d)
-    debootstrap --variant=minbase \
-        --include=python3,python3-venv,python-is-python3,ca-certificates \
-        "$suite" "$root" "$mirror" >/dev/null
-    # Trust this machine's CA bundle so pip inside RUN reaches the package index.
-    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+    debootstrap --variant=minbase --include="$2" "$1" "$root" "$mirror" >/dev/null
+    # Trust this machine's CA bundle, so clients inside RUN reach the package index.
+    cp "$bundle" "$root$bundle"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+}
+
+# import_root TAG [--change INSTRUCTION]...: $root as image TAG. pip reads PIP_CERT, uv and most
+# other clients SSL_CERT_FILE.
+import_root() {
+    local tag=$1
+    shift
     tar -C "$root" -c . | docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
-        --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
-        --change 'CMD ["python3"]' \
-        - "python:$version" >/dev/null
-    docker tag "python:$version" "python:$version-slim"
-    rm -rf "$root"
-    echo "python:$version stand-ins built from Debian $suite"
-done
+        --change "ENV PIP_CERT=$bundle" \
+        --change "ENV SSL_CERT_FILE=$bundle" \
+        --change "LABEL stand-in=$stand_in" \
+        "$@" - "$tag" >/dev/null
+}
+
+# python_stand_ins SUITE PACKAGES VERSION...: python:VERSION and python:VERSION-slim for each VERSION,
+# all from one rootfs.
+python_stand_ins() {
+    local suite=$1 packages=$2 version tag tags=() start=$SECONDS
+    shift 2
+    for version; do tags+=("python:$version" "python:$version-slim"); done
+    if current "${tags[@]}"; then
+        printf '%s present\n' "${tags[@]}"
+        return
+    fi
+    bootstrap "$suite" "$packages"
+    for version; do
+        # Several Pythons share the rootfs: python and python3 name this image's.
+        if (($# > 1)); then
+            ln -sfn "python$version" "$root/usr/bin/python3"
+            ln -sfn "python$version" "$root/usr/bin/python"
+        fi
+        import_root "python:$version" --change 'CMD ["python3"]'
+        docker tag "python:$version" "python:$version-slim"
+    done
+    rm -rf --one-file-system "$root"
+    root=
+    for tag in "${tags[@]}"; do echo "$tag built from Debian $suite in $((SECONDS - start)) s"; done
+}
+
+python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates 3.11
+python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13
+python_stand_ins sid python3.14,python3.14-venv,python3.15,python3.15-venv,ca-certificates 3.14 3.15
+
+# nginx: sid's package (newer than trixie's), laid out like the official image: its nginx.conf,
+# which reads conf.d/ and runs workers as user nginx (uid/gid 101), and logs to stdout/stderr.
+tag=nginx:1.30.4-alpine
+if current "$tag"; then
+    echo "$tag present"
+else
+    start=$SECONDS
+    bootstrap sid nginx,ca-certificates
+    chroot "$root" groupadd --system --gid 101 nginx
+    chroot "$root" useradd --system --no-log-init --uid 101 --gid nginx \
+        --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nginx
+    # Debian's default server would listen beside the mounted config.
+    rm -f "$root"/etc/nginx/sites-enabled/*
+    mkdir -p "$root/etc/nginx/conf.d"
+    cat >"$root/etc/nginx/nginx.conf" <<'EOF'
+user  nginx;
+worker_processes  auto;
+
+error_log  /var/log/nginx/error.log notice;
+pid        /run/nginx.pid;
+
+events {
+    worker_connections  1024;
+}
+
+http {
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" "$http_x_forwarded_for"';
+
+    access_log  /var/log/nginx/access.log  main;
+
+    sendfile        on;
+
+    keepalive_timeout  65;
+
+    include /etc/nginx/conf.d/*.conf;
+}
+EOF
+    mkdir -p "$root/var/log/nginx"
+    ln -sfn /dev/stdout "$root/var/log/nginx/access.log"
+    ln -sfn /dev/stderr "$root/var/log/nginx/error.log"
+    version=$(chroot "$root" dpkg-query -W -f '${Version}' nginx)
+    import_root "$tag" --change 'CMD ["nginx", "-g", "daemon off;"]' --change 'EXPOSE 80'
+    # Engine 20.10 refuses STOPSIGNAL in import's changes: a build adds it, and the import,
+    # left untagged, goes.
+    imported=$(docker image inspect --format '{{.Id}}' "$tag")
+    printf 'FROM %s\nSTOPSIGNAL SIGQUIT\n' "$tag" | docker build -q -t "$tag" - >/dev/null
+    docker image rm "$imported" >/dev/null
+    rm -rf --one-file-system "$root"
+    root=
+    echo "$tag built from Debian sid (nginx $version) in $((SECONDS - start)) s"
+fi

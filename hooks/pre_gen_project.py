@@ -1,67 +1,96 @@
 """Refuse bad answers before any file is generated.
 
-Each refusal is one line naming the prompt, the value and what is allowed; cookiecutter then
-removes the project folder it created for this run.
+Each refusal is one line on stderr naming the prompt, the value and what is allowed;
+cookiecutter then removes the project folder it made for this run. Everything checked here is
+in this file: the answers arrive rendered into it and the choice lists are below, so the check
+does not depend on the working directory or on how the template was named (".", "../name", a
+git URL). A test keeps the lists equal to cookiecutter.json's.
 """
 
 import json
 import keyword
 import re
 import sys
-from pathlib import Path
 
 # Answers arrive as JSON inside a raw string, so quotes, backslashes and unicode in them can
 # neither break this file nor run as code.
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-# The template's own cookiecutter.json, for its choice lists. cruft renders without _repo_dir,
-# after cookiecutter has checked the choices, so then only the typed answers are checked here.
-REPO = ANSWERS.get("_repo_dir")
-CHOICES = json.loads(Path(REPO, "cookiecutter.json").read_text("utf-8")) if REPO else {}
+
+CHOICES = {
+    "worker_class": ["sync", "gthread"],
+    "python_version": ["3.11", "3.12", "3.13", "3.14", "3.15"],
+}
+YES_NO = ["compose", "kubernetes"]
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
-POSITIVE = re.compile(r"[1-9][0-9]*")
+SLUG_LENGTH = 63  # the longest Kubernetes name and label value
+# Ports below 1024 need root, and the app runs as an unprivileged user.
+PORTS = range(1024, 65536)
+# 1000 workers is far past what one machine runs well; 1000 threads per worker is Gunicorn's
+# worker_connections; 1000 replicas keeps clear of Kubernetes' int32 field.
+COUNTS = range(1, 1001)
 
 
-def problem(name: str, value: str | bool) -> str | None:
-    """What is wrong with one answer, or None when it is allowed."""
-    if name == "project_name":
-        if not value.strip() or not value.isprintable():
-            return "a non-empty name on one line"
-    elif name == "project_slug":
-        if not SLUG.fullmatch(value) or keyword.iskeyword(value) or len(value) > 64:
-            return (
-                "up to 64 lowercase letters, digits and single underscores, starting with "
-                "a letter and not a Python keyword (a valid identifier and Docker image name)"
-            )
-    elif name == "description":
-        if not value.isprintable():
-            return "one line of text"
-    elif name == "port":
-        if not POSITIVE.fullmatch(value) or int(value) > 65535:
-            return "an integer from 1 to 65535"
-    elif name == "workers":
-        if value != "auto" and not POSITIVE.fullmatch(value):
-            return "a positive integer, or 'auto'"
-    elif name in ("threads", "replicas"):
-        if not POSITIVE.fullmatch(value):
-            return "a positive integer"
-    elif isinstance(CHOICES.get(name), bool):
-        if not isinstance(value, bool):
-            return "yes or no"
-    elif isinstance(CHOICES.get(name), list) and value not in CHOICES[name]:
-        return "one of " + ", ".join(CHOICES[name])
-    return None
+def integer_in(allowed: range):
+    return lambda text: re.fullmatch(r"[1-9][0-9]{0,5}", text) and int(text) in allowed
+
+
+def one_line(text: str) -> bool:
+    return text.isprintable() and text == text.strip()
+
+
+COUNT = f"an integer from {COUNTS.start} to {COUNTS.stop - 1}"
+# Text answers: (is it allowed?, what is allowed).
+TEXT = {
+    "project_name": (lambda v: v and one_line(v), "a name on one line, not blank"),
+    "project_slug": (
+        lambda v: len(v) <= SLUG_LENGTH and SLUG.fullmatch(v) and not keyword.iskeyword(v),
+        (
+            f"up to {SLUG_LENGTH} lowercase letters, digits and single underscores, starting "
+            "with a letter and not a Python keyword (it names a Python package, an image and "
+            "Kubernetes objects)"
+        ),
+    ),
+    "description": (one_line, "one line of text without leading or trailing spaces"),
+    "port": (integer_in(PORTS), f"an integer from {PORTS.start} to {PORTS.stop - 1}"),
+    "workers": (lambda v: v == "auto" or integer_in(COUNTS)(v), f"{COUNT}, or 'auto'"),
+    "threads": (integer_in(COUNTS), COUNT),
+    "replicas": (integer_in(COUNTS), COUNT),
+    **{
+        name: (choices.__contains__, "one of " + ", ".join(choices))
+        for name, choices in CHOICES.items()
+    },
+}
+NUMBERS = ["port", "workers", "threads", "replicas"]
+
+
+def problem(name: str, value: object) -> str | None:
+    """What is allowed for this answer, or None when its value is allowed."""
+    if name in YES_NO:
+        # cookiecutter turns yes/no typed or given on the command line into booleans; a replay
+        # file must hold JSON booleans, since the text "no" would count as true.
+        return None if isinstance(value, bool) else "yes or no (true or false in a replay file)"
+    if name not in TEXT:
+        return None
+    if name in NUMBERS and type(value) is int:
+        value = str(value)  # a hand-written replay file may hold numbers
+    valid, allowed = TEXT[name]
+    return None if isinstance(value, str) and valid(value) else allowed
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """The value as the message quotes it: text in quotes, anything else as JSON; cut if long."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def main() -> int:
     for name, value in ANSWERS.items():
-        if name.startswith("_"):
-            continue
-        if not isinstance(value, bool):
-            value = str(value)  # a replay file may hold numbers
-        allowed = problem(name, value)
+        allowed = None if name.startswith("_") else problem(name, value)
         if allowed:
-            print(f"error: {name}={value!r} is not allowed; expected {allowed}.", file=sys.stderr)
+            print(f"error: {name}={shown(value)} is not allowed; expected {allowed}.", file=sys.stderr)
             return 1
     return 0
 

@@ -1,79 +1,47 @@
-"""Shared helpers: bake projects, read what they generated."""
+"""Fixtures and hooks: the Docker engine (required when CI is set), the template as a user's
+clone holds it, images built once per set of answers."""
 
-import itertools
-import json
 import os
-import re
 import shutil
-import socket
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers import TEMPLATE, bake, build, engine_problem, ids, remove_labelled, run
 
-TEMPLATE = Path(__file__).resolve().parent.parent
-DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text("utf-8"))
-MESSAGE = "Hello from Docker! 🐳"
+IN_CI = bool(os.environ.get("CI"))
+_docker_outcomes: dict[str, int] = {}
 
 
-def tool(name: str) -> str:
-    """A command installed beside this Python (the test venv need not be activated)."""
-    path = shutil.which(
-        name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+@pytest.fixture(scope="session")
+def docker_engine():
+    """Skips container tests without a Docker engine; under CI that is a failure instead."""
+    problem = engine_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI must run the container tests, but {problem}")
+        pytest.skip(problem)
+    yield
+    remove_labelled()
+
+
+@pytest.fixture(scope="session")
+def checkout(tmp_path_factory) -> Path:
+    """A git repository with what a clone of this template holds: its tracked files and new
+    files that are not ignored, as they are now, in one commit."""
+    repo = tmp_path_factory.mktemp("clones") / "python-wsgi-template"
+    listed = run(
+        "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE
     )
-    assert path, f"{name} is not installed: pip install -r requirements-dev.txt"
-    return path
-
-
-def choices(name: str) -> list[str]:
-    return DEFAULTS[name]
-
-
-def matrix(*axes: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Every combination of the axes' values, each combination merged into one answers dict."""
-    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes)]
-
-
-def ids(answers: dict[str, str]) -> str:
-    return "-".join(answers.values())
-
-
-def bake(cookies, **answers) -> Path:
-    """Bake with these answers (strings, as a user types them); fail the test on any error."""
-    result = cookies.bake(extra_context=answers)
-    assert result.exception is None, result.exception
-    assert result.exit_code == 0
-    return result.project_path
-
-
-def dockerfile_cmd(project: Path) -> list[str]:
-    """The exec-form CMD of the project's Dockerfile, as Docker would run it."""
-    match = re.search(r"^CMD (\[.*\])$", (project / "Dockerfile").read_text(), re.MULTILINE)
-    assert match, "Dockerfile has no exec-form CMD"
-    return json.loads(match.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
-    """The first truthy value of condition(), retried while it fails or is falsy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except (OSError, AssertionError):
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    for name in filter(None, listed.stdout.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():  # a tracked file may have been deleted
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
+    run("git", "init", "-q", "-b", "main", cwd=repo)
+    run("git", "add", "-A", cwd=repo)
+    run(*git, "commit", "-qm", "template", cwd=repo)
+    return repo
 
 
 @pytest.fixture
@@ -81,23 +49,21 @@ def default_project(cookies) -> Path:
     return bake(cookies)
 
 
-# Container tests: skipped without a Docker engine, except under CI, where a skip is an error.
-IN_CI = bool(os.environ.get("CI"))
-_docker_outcomes: dict[str, int] = {}
-
-
 @pytest.fixture(scope="session")
-def docker_engine():
-    from dockerutil import dangling_images, engine_problem, remove_created
+def image(docker_engine, cookies_session):
+    """image(**answers) -> (tag, project): each set of answers is baked and built once."""
+    built: dict[str, tuple[str, Path]] = {}
 
-    problem = engine_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"CI must run the container tests, but {problem}")
-        pytest.skip(problem)
-    before = dangling_images()
-    yield
-    remove_created(before)
+    def image_of(**answers: str) -> tuple[str, Path]:
+        key = ids(answers)
+        if key not in built:
+            project = bake(cookies_session, **answers)
+            tag = f"template-test-{len(built)}:latest"
+            build(project, tag)
+            built[key] = tag, project
+        return built[key]
+
+    return image_of
 
 
 def pytest_runtest_logreport(report):

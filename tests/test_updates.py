@@ -83,7 +83,7 @@ def test_cruft_create_check_and_update(template_repo, tmp_path):
     run("git", "commit", "-qm", "my project", cwd=project)
 
     # A newer template: a fix in a generated file.
-    healthcheck = template_repo / "{{cookiecutter.project_slug}}" / "healthcheck.py"
+    healthcheck = template_repo / "{{cookiecutter.__project_dir}}" / "healthcheck.py"
     healthcheck.write_text(healthcheck.read_text().replace("timeout=2", "timeout=1"))
     run("git", "commit", "-qam", "template v2: faster health check timeout", cwd=template_repo)
     v2 = run("git", "rev-parse", "HEAD", cwd=template_repo).stdout.strip()

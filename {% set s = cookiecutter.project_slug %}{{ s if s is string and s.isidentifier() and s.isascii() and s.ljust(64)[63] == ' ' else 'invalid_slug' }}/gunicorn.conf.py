@@ -38,23 +38,25 @@ def available_cpus() -> int:
 {%- endif %}
 
 
-def positive_int(name: str, default: str, maximum: int | None = None) -> int:
-    """Read an integer setting from the environment; refuse what Gunicorn would hang on."""
+def integer(name: str, default: str, allowed: range) -> int:
+    """An integer setting from the environment; refuse what Gunicorn would hang or fail on."""
     raw = os.environ.get(name, default).strip()
-    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= (maximum or int(raw)):
+    if raw.isascii() and raw.isdigit() and int(raw) in allowed:
         return int(raw)
-    allowed = f"an integer from 1 to {maximum}" if maximum else "a positive integer"
-    raise SystemExit(f"gunicorn.conf.py: {name}={raw!r} is not allowed; expected {allowed}")
+    raise SystemExit(
+        f"gunicorn.conf.py: {name}={raw[:40]!r} is not allowed; "
+        f"expected an integer from {allowed.start} to {allowed.stop - 1}"
+    )
 
 
 # 0.0.0.0: listen on every interface, so the port published by Docker reaches Gunicorn.
-bind = [f"0.0.0.0:{positive_int('PORT', '{{ cookiecutter.port }}', maximum=65535)}"]
+bind = [f"0.0.0.0:{integer('PORT', '{{ cookiecutter.port }}', range(1024, 65536))}"]
 {%- if cookiecutter.workers == "auto" %}
 # 2 x the CPUs this container may use + 1, counted at each start; WEB_CONCURRENCY overrides it.
-workers = positive_int("WEB_CONCURRENCY", str(2 * available_cpus() + 1))
+workers = integer("WEB_CONCURRENCY", str(min(2 * available_cpus() + 1, 1000)), range(1, 1001))
 {%- else %}
 # WEB_CONCURRENCY overrides the worker count chosen when the project was generated.
-workers = positive_int("WEB_CONCURRENCY", "{{ cookiecutter.workers }}")
+workers = integer("WEB_CONCURRENCY", "{{ cookiecutter.workers }}", range(1, 1001))
 {%- endif %}
 worker_class = "{{ cookiecutter.worker_class }}"
 {%- if cookiecutter.worker_class == "gthread" %}

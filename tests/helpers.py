@@ -1,0 +1,278 @@
+"""What the template's tests and benchmark share: answers and bakes, commands, README blocks,
+waiting on events, Gunicorn's processes, Docker images and containers."""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text("utf-8"))
+MESSAGE = "Hello from Docker! 🐳"
+# The Pythons with base images on this machine (.ci/stand-ins.sh); 3.12 has no Debian build.
+BUILDABLE_PYTHONS = ["3.11", "3.13", "3.14", "3.15"]
+
+
+# Answers and bakes ------------------------------------------------------------------------
+
+
+def choices(name: str) -> list:
+    return CONTEXT[name]
+
+
+def ids(answers: dict) -> str:
+    """A test id naming each answer: `port:8080,workers:auto`."""
+    return ",".join(f"{key}:{value}" for key, value in answers.items()) or "defaults"
+
+
+def combinations(*axes: list[dict]) -> list[dict]:
+    """Every combination of the axes' values, each merged into one answers dict."""
+    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes)]
+
+
+def bake(cookies, **answers: str) -> Path:
+    """Bake with these answers (text, as a user types them); fail the test on any error."""
+    result = cookies.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    return result.project_path
+
+
+def cookiecutter(*arguments: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
+    """The cookiecutter command as a user runs it, with its config (replays, clones) in home."""
+    config = home / "cookiecutter.yaml"
+    if not config.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f"cookiecutters_dir: {home / 'clones'}\nreplay_dir: {home / 'replay'}\n", "utf-8"
+        )
+    environ = {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
+    return run(tool("cookiecutter"), *arguments, cwd=cwd, env=environ, check=False)
+
+
+# Commands ---------------------------------------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """A command installed beside this Python (the test venv need not be activated)."""
+    path = shutil.which(name, path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    assert path, f"{name} is not installed: pip install -r requirements-dev.txt"
+    return path
+
+
+def run(
+    *command: str, cwd: Path | None = None, env: dict | None = None, check: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:  # fmt: skip
+    """Run a command, capturing its text output; with check, fail showing that output."""
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check:
+        assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}{result.stderr}"
+    return result
+
+
+def shell(line: str, cwd: Path, check: bool = True, timeout: float = 600) -> str:
+    """A command line from a README, run by bash as a user would; returns its stdout."""
+    return run("bash", "-euo", "pipefail", "-c", line, cwd=cwd, check=check, timeout=timeout).stdout
+
+
+# README blocks ----------------------------------------------------------------------------
+
+
+def _tokens(readme: Path) -> list:
+    return MarkdownIt("commonmark").parse(readme.read_text("utf-8"))
+
+
+def outline(readme: Path) -> tuple[list[str], list[str]]:
+    """(the headings, the info strings of the fenced code blocks), in order."""
+    tokens = _tokens(readme)
+    headings = [
+        f"{token.tag} {tokens[i + 1].content}"
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open"
+    ]
+    return headings, [token.info for token in tokens if token.type == "fence"]
+
+
+def commands(readme: Path, heading: str) -> list[str]:
+    """The command lines of the first bash block under a heading (comments and blanks left out)."""
+    tokens = _tokens(readme)
+    starts = [
+        i
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and tokens[i + 1].content == heading
+    ]
+    assert starts, f"{readme} has no heading {heading!r}"
+    for token in tokens[starts[0] + 2 :]:
+        if token.type == "heading_open":
+            break
+        if token.type == "fence" and token.info == "bash":
+            lines = token.content.splitlines()
+            return [line for line in lines if line.strip() and not line.startswith("#")]
+    raise AssertionError(f"no bash block under {heading!r} in {readme}")
+
+
+# Waiting on events ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """The first truthy value of condition(), polled while it fails or is falsy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (OSError, AssertionError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """(status, body) of a GET, without any proxy from the environment."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as response:
+        return response.status, response.read().decode()
+
+
+# Gunicorn's processes, read from /proc (host pids; a container's are visible too) ---------
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def worker_booted(pid: int) -> bool:
+    """A forked worker keeps the master's signal handlers until its init installs its own; the
+    master alone catches SIGCHLD. Gunicorn loses a SIGTERM that lands before that moment."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(re.search(r"^SigCgt:\s*([0-9a-f]+)", status, re.MULTILINE)[1], 16)
+    return not caught & (1 << (signal.SIGCHLD - 1))
+
+
+def settled_workers(master: int, count: int) -> list[int]:
+    """The workers, once `count` have booted and the master has stopped forking: it then waits
+    on its signal queue (a futex), not in the pause between two forks. Fails on any other count."""
+
+    def settled():
+        workers = children(master)
+        waiting = "futex" in Path(f"/proc/{master}/wchan").read_text()
+        return workers if waiting and all(map(worker_booted, workers)) else None
+
+    workers = wait_for(settled, what=f"Gunicorn master {master} to settle")
+    assert len(workers) == count, f"{len(workers)} workers, expected {count}"
+    return workers
+
+
+# Docker -------------------------------------------------------------------------------------
+
+# Everything the tests create carries this label, so a crashed run can still be cleaned up.
+LABEL = f"template-tests={uuid.uuid4().hex[:12]}"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 600) -> str:
+    return run("docker", *args, check=check, timeout=timeout).stdout.strip()
+
+
+def engine_problem() -> str | None:
+    """Why no Docker engine can be used, or None when one answers."""
+    if not shutil.which("docker"):
+        return "the docker command is not installed"
+    try:
+        result = run("docker", "info", check=False, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "docker info timed out"
+    return None if result.returncode == 0 else f"no Docker engine answers: {result.stderr.strip()}"
+
+
+def build(context: Path, tag: str, *options: str) -> float:
+    """`docker build` as a user types it (BuildKit); return the seconds it took."""
+    started = time.monotonic()
+    docker("build", "--label", LABEL, "-t", tag, *options, str(context), timeout=900)
+    return time.monotonic() - started
+
+
+def remove_labelled() -> None:
+    """Remove every container and image this test run created."""
+    for kind, remove in (("ps", "rm"), ("images", "rmi")):
+        found = docker(kind, "-aq", "--filter", f"label={LABEL}", check=False).split()
+        if found:
+            docker(remove, "-f", *sorted(set(found)), check=False)
+
+
+class Container:
+    """A detached container publishing one port on 127.0.0.1; removed on exit."""
+
+    def __init__(self, image: str, port: int, *options: str, command: tuple[str, ...] = ()):
+        self.host_port = free_port()
+        self.id = docker(
+            "run", "-d", "--label", LABEL, "-p", f"127.0.0.1:{self.host_port}:{port}",
+            *options, image, *command,
+        )  # fmt: skip
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        docker("rm", "-f", "-v", self.id, check=False)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.host_port}{path}"
+
+    def get(self, path: str = "/", timeout: float = 5) -> tuple[int, str]:
+        return get(self.url(path), timeout)
+
+    def wait_until_serving(self, timeout: float = 30) -> tuple[int, str]:
+        return wait_for(self.get, timeout, f"{self.id[:12]} to serve\n{self.logs()}")
+
+    def exec(self, *command: str) -> str:
+        return docker("exec", self.id, *command)
+
+    def logs(self) -> str:
+        result = run("docker", "logs", self.id, check=False)
+        return result.stdout + result.stderr
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> str:
+        return wait_for(lambda: text in (logs := self.logs()) and logs, timeout, repr(text))
+
+    def state(self) -> dict:
+        return json.loads(docker("inspect", "--format", "{{json .State}}", self.id))
+
+    def master(self) -> int:
+        """Gunicorn's master: the container's PID 1, as a host pid."""
+        return self.state()["Pid"]
+
+    def settled_workers(self, count: int) -> list[int]:
+        return settled_workers(self.master(), count)
+
+    def wait_until_exited(self, timeout: float = 30) -> dict:
+        return wait_for(lambda: (s := self.state())["Running"] is False and s, timeout, "exit")

@@ -1,0 +1,120 @@
+"""Every way a user points cookiecutter at the template works, from a fresh clone; and the
+README's Quick start, run verbatim, answers its prompts and gives an image that serves."""
+
+import os
+import re
+from pathlib import Path
+
+import pexpect
+import pytest
+from helpers import (
+    CONTEXT,
+    MESSAGE,
+    TEMPLATE,
+    Container,
+    build,
+    commands,
+    cookiecutter,
+    run,
+    tool,
+)
+
+SLUG = "python_wsgi_app"  # from the default project name
+
+
+def clone(checkout: Path, into: Path) -> Path:
+    """A fresh clone, named as a user's clone of the repository would be."""
+    into.mkdir(parents=True, exist_ok=True)
+    run("git", "clone", "-q", str(checkout), str(into / checkout.name))
+    return into / checkout.name
+
+
+# (working directory, template as typed, output folder option, where the project lands), all
+# relative to a base folder holding the clone.
+WAYS = {
+    "dot-from-inside-the-clone": ("{clone}", ".", ["--output-dir", ".."], ""),
+    "relative-from-a-sibling": ("elsewhere", "../{clone}", [], "elsewhere"),
+    "name-from-its-parent": ("", "{clone}", [], ""),
+    "absolute": ("elsewhere", "{base}/{clone}", [], "elsewhere"),
+    "git-file-url": ("elsewhere", "git+file://{base}/{clone}", [], "elsewhere"),
+    "relative-output-dir": ("", "{clone}", ["--output-dir", "out/projects"], "out/projects"),
+}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_every_way_to_name_the_template_refuses_and_bakes(checkout, tmp_path, way):
+    cwd, template, output, lands = WAYS[way]
+    base = tmp_path / "base"
+    repo = clone(checkout, base)
+    names = {"clone": repo.name, "base": base}
+    cwd = base / cwd.format(**names)
+    cwd.mkdir(parents=True, exist_ok=True)
+    arguments = [*output, "--no-input", template.format(**names)]
+
+    before = list(base.rglob("*"))
+    refused = cookiecutter(*arguments, "port=80", cwd=cwd, home=tmp_path / "home")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: port='80' is not allowed")
+    # Nothing is left but the output folder itself, when the command named a new one.
+    output = base / lands
+    assert set(base.rglob("*")) - set(before) <= {output, *output.parents}
+
+    baked = cookiecutter(*arguments, "port=8123", "kubernetes=no", cwd=cwd, home=tmp_path / "home")
+    assert baked.returncode == 0, baked.stdout + baked.stderr
+    project = base / lands / SLUG
+    assert "EXPOSE 8123" in (project / "Dockerfile").read_text()  # the answer reached the files
+    assert not (project / "k8s").exists()  # the post-generation hook ran
+
+
+def test_cruft_create_from_a_relative_path(checkout, tmp_path):
+    repo = clone(checkout, tmp_path / "base")
+    elsewhere = tmp_path / "base" / "elsewhere"
+    elsewhere.mkdir()
+    run(tool("cruft"), "create", "--no-input", f"../{repo.name}", "--extra-context",
+        '{"port": "8123"}', cwd=elsewhere)  # fmt: skip
+    assert "EXPOSE 8123" in (elsewhere / SLUG / "Dockerfile").read_text()
+    assert (elsewhere / SLUG / ".cruft.json").is_file()
+
+
+def prompts() -> list[tuple[str, str]]:
+    """(variable, prompt text) in the order cookiecutter asks."""
+    texts = CONTEXT["__prompts__"]
+    return [
+        (name, texts[name]["__prompt__"] if isinstance(texts[name], dict) else texts[name])
+        for name in CONTEXT
+        if not name.startswith("_")
+    ]
+
+
+@pytest.mark.docker
+def test_readme_quick_start_verbatim(docker_engine, checkout, tmp_path):
+    """Command 1 in a fresh clone, answering through a terminal: a port and worker count of our
+    own, Enter for every other default. The project lands next to the clone, and its image
+    serves. Command 2 is the one CI runs (.ci/run)."""
+    first, second = commands(TEMPLATE / "README.md", "Quick start")
+    assert second in (TEMPLATE / ".ci" / "run").read_text().splitlines()
+    repo = clone(checkout, tmp_path)
+    answers = {"port": "8123", "workers": "5"}
+
+    environ = {**os.environ, "COOKIECUTTER_CONFIG": str(tmp_path / "none.yaml"), "NO_COLOR": "1"}
+    (tmp_path / "none.yaml").write_text(f"replay_dir: {tmp_path / 'replay'}\n")
+    terminal = pexpect.spawn(
+        "bash", ["-c", first], cwd=repo, env=environ, encoding="utf-8", timeout=600,
+        dimensions=(50, 250),
+    )  # fmt: skip
+    for name, text in prompts():
+        terminal.expect(re.escape(text))
+        # The end of the default, shown in parentheses (and maybe bold).
+        terminal.expect(r"\)(?:\x1b\[[0-9;]*m)*: ")
+        terminal.sendline(answers.get(name, ""))
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0, terminal.before
+
+    project = tmp_path / SLUG
+    assert project.is_dir()
+    tag = f"quick-start-{tmp_path.name.lower()}"
+    build(project, tag)
+    with Container(tag, 8123) as container:
+        assert container.wait_until_serving() == (200, MESSAGE)
+        container.settled_workers(5)
