@@ -90,7 +90,8 @@ def main() -> int:
     for name, value in ANSWERS.items():
         allowed = None if name.startswith("_") else problem(name, value)
         if allowed:
-            print(f"error: {name}={shown(value)} is not allowed; expected {allowed}.", file=sys.stderr)
+            message = f"error: {name}={shown(value)} is not allowed; expected {allowed}."
+            print(message, file=sys.stderr)
             return 1
     return 0
 

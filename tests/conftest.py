@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from helpers import TEMPLATE, bake, build, engine_problem, ids, remove_labelled, run
 
 IN_CI = bool(os.environ.get("CI"))

@@ -5,6 +5,7 @@ import itertools
 import json
 import os
 import re
+import runpy
 import shutil
 import signal
 import socket
@@ -58,6 +59,24 @@ def cookiecutter(*arguments: str, cwd: Path, home: Path) -> subprocess.Completed
         )
     environ = {**os.environ, "COOKIECUTTER_CONFIG": str(config)}
     return run(tool("cookiecutter"), *arguments, cwd=cwd, env=environ, check=False)
+
+
+def gunicorn_settings(project: Path, **environ: str) -> dict:
+    """Gunicorn's settings as the project's config file computes them, with this environment."""
+    saved = dict(os.environ)
+    os.environ.update(environ)
+    try:
+        return runpy.run_path(str(project / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def dockerfile_cmd(project: Path) -> list[str]:
+    """The exec-form CMD of the project's Dockerfile, as Docker runs it."""
+    match = re.search(r"^CMD (\[.*\])$", (project / "Dockerfile").read_text(), re.MULTILINE)
+    assert match, "the Dockerfile has no exec-form CMD"
+    return json.loads(match[1])
 
 
 # Commands ---------------------------------------------------------------------------------

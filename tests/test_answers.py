@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers import CONTEXT, TEMPLATE, cookiecutter, outline, tool
 
 LONG = "x" * 100_000

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+
 from helpers import (
     CONTEXT,
     MESSAGE,

@@ -2,7 +2,6 @@
 scanner; the compose file deployed for real as a Swarm stack, scaled and updated under load."""
 
 import json
-import subprocess
 import time
 import uuid
 
@@ -10,11 +9,22 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import MESSAGE, bake, free_port, matrix, tool, wait_for
-from dockerutil import LABEL, docker, readme_block, shell
+from helpers import (
+    LABEL,
+    MESSAGE,
+    bake,
+    combinations,
+    commands,
+    docker,
+    free_port,
+    run,
+    shell,
+    tool,
+    wait_for,
+)
 
 KUBERNETES_VERSION = "1.33"
-K8S_MATRIX = matrix(
+K8S_MATRIX = combinations(
     [{"kubernetes": "yes"}],
     [{"python_version": "3.11"}, {"python_version": "3.15"}],
     [{"port": "6000"}, {"port": "8080"}],
@@ -58,12 +68,11 @@ def test_checkov_finds_nothing_unjustified(k8s_bakes):
     """Manifests and Dockerfiles of every bake: zero failed checks; each skipped check is
     skipped in the manifest itself, with its reason."""
     root = k8s_bakes[0].parent.parent
-    run = subprocess.run(
-        [tool("checkov"), "--directory", str(root), "--framework", "kubernetes", "dockerfile",
-         "--output", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=600, check=False,
+    checkov = run(
+        tool("checkov"), "--directory", str(root), "--framework", "kubernetes", "dockerfile",
+        "--output", "json", "--skip-download", check=False,
     )  # fmt: skip
-    reports = json.loads(run.stdout)
+    reports = json.loads(checkov.stdout)
     reports = reports if isinstance(reports, list) else [reports]
     assert {report["check_type"] for report in reports} == {"kubernetes", "dockerfile"}
     for report in reports:
@@ -81,7 +90,7 @@ def test_readme_compose_commands_work(docker_engine, cookies):
     port = free_port()
     name = f"composecheck{port}"
     project = bake(cookies, project_name=name, port=str(port), compose="yes")
-    up, curl, down = readme_block(project, "Docker Compose")
+    up, curl, down = commands(project / "README.md", "Docker Compose")
     try:
         shell(up, project)
         assert wait_for(lambda: shell(curl, project, check=False), what="curl") == MESSAGE
@@ -158,7 +167,9 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
     port = free_port()
     stack = f"swarmcheck{uuid.uuid4().hex[:6]}"
     project = bake(cookies, project_name=stack, port=str(port), compose="yes", replicas="2")
-    init, build_image, deploy, scale, update, remove = readme_block(project, "Docker Swarm")
+    init, build_image, deploy, scale, update, remove = commands(
+        project / "README.md", "Docker Swarm"
+    )
     assert init == "docker swarm init"
     service = f"{stack}_web"
 
