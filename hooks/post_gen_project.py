@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-OPTIONAL_FILES = {"compose.yaml": "compose", "k8s": "kubernetes"}
+OPTIONAL_FILES = {"compose.yaml": "compose", "nginx.conf": "compose", "k8s": "kubernetes"}
 
 for name, option in OPTIONAL_FILES.items():
     path = Path(name)

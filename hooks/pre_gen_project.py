@@ -24,6 +24,9 @@ YES_NO = ["compose", "kubernetes"]
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 SLUG_LENGTH = 63  # the longest Kubernetes name and label value
+# The slug names the app's package: it must not hide a module the app or its server imports.
+TAKEN = {*sys.stdlib_module_names, "tests", "flask", "gunicorn", "werkzeug", "jinja2",
+         "markupsafe", "itsdangerous", "click", "blinker", "healthcheck"}  # fmt: skip
 # Ports below 1024 need root, and the app runs as an unprivileged user.
 PORTS = range(1024, 65536)
 # 1000 workers is far past what one machine runs well; 1000 threads per worker is Gunicorn's
@@ -44,11 +47,16 @@ COUNT = f"an integer from {COUNTS.start} to {COUNTS.stop - 1}"
 TEXT = {
     "project_name": (lambda v: v and one_line(v), "a name on one line, not blank"),
     "project_slug": (
-        lambda v: len(v) <= SLUG_LENGTH and SLUG.fullmatch(v) and not keyword.iskeyword(v),
+        lambda v: (
+            len(v) <= SLUG_LENGTH
+            and SLUG.fullmatch(v)
+            and not keyword.iskeyword(v)
+            and v not in TAKEN
+        ),
         (
             f"up to {SLUG_LENGTH} lowercase letters, digits and single underscores, starting "
-            "with a letter and not a Python keyword (it names a Python package, an image and "
-            "Kubernetes objects)"
+            "with a letter; not a Python keyword nor a module the app imports, such as json or "
+            "flask (it names the app's package, its image and Kubernetes objects)"
         ),
     ),
     "description": (one_line, "one line of text without leading or trailing spaces"),

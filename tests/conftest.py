@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TEMPLATE, bake, build, engine_problem, ids, remove_labelled, run
+from helpers import (
+    TEMPLATE,
+    add_whoami,
+    bake,
+    build,
+    engine_problem,
+    ids,
+    remove_labelled,
+    run,
+)
 
 IN_CI = bool(os.environ.get("CI"))
 _docker_outcomes: dict[str, int] = {}
@@ -52,13 +61,21 @@ def default_project(cookies) -> Path:
 
 @pytest.fixture(scope="session")
 def image(docker_engine, cookies_session):
-    """image(**answers) -> (tag, project): each set of answers is baked and built once."""
+    """image(**answers) -> (tag, project): each set of answers is baked and built once.
+    With whoami=True the bake gets code of a user's (helpers.add_whoami) and files that must
+    stay out of the image: .env files and a cache."""
     built: dict[str, tuple[str, Path]] = {}
 
-    def image_of(**answers: str) -> tuple[str, Path]:
-        key = ids(answers)
+    def image_of(*, whoami: bool = False, **answers: str) -> tuple[str, Path]:
+        key = ids({**answers, "whoami": whoami})
         if key not in built:
             project = bake(cookies_session, **answers)
+            if whoami:
+                add_whoami(project)
+                for secret in (project / ".env", project / project.name / ".env.local"):
+                    secret.write_text("SECRET=do-not-ship\n")
+                (project / project.name / "__pycache__").mkdir()
+                (project / project.name / "__pycache__" / "views.cpython-311.pyc").write_bytes(b"")
             tag = f"template-test-{len(built)}:latest"
             build(project, tag)
             built[key] = tag, project

@@ -79,6 +79,33 @@ def dockerfile_cmd(project: Path) -> list[str]:
     return json.loads(match[1])
 
 
+WHOAMI = '''"""Who the app believes is asking: a route the template's tests add to a bake."""
+
+from flask import Blueprint, current_app, request
+
+bp = Blueprint("whoami", __name__)
+
+
+@bp.get("/whoami")
+def whoami():
+    current_app.logger.info("whoami from %s", request.remote_addr)
+    return {"remote_addr": request.remote_addr, "scheme": request.scheme}
+'''
+
+
+def add_whoami(project: Path) -> None:
+    """Add a subpackage with a route of its own to a bake, as a user adds code."""
+    package = project / project.name
+    (package / "whoami").mkdir()
+    (package / "whoami" / "__init__.py").write_text(WHOAMI)
+    factory = package / "__init__.py"
+    register = "    app.register_blueprint(views.bp)\n"
+    assert register in factory.read_text()
+    factory.write_text(factory.read_text().replace(
+        register, f"{register}    from .whoami import bp as whoami\n\n    app.register_blueprint(whoami)\n"
+    ))  # fmt: skip
+
+
 # Commands ---------------------------------------------------------------------------------
 
 
@@ -102,9 +129,11 @@ def run(
     return result
 
 
-def shell(line: str, cwd: Path, check: bool = True, timeout: float = 600) -> str:
+def shell(line: str, cwd: Path, check: bool = True, timeout: float = 600, **environ: str) -> str:
     """A command line from a README, run by bash as a user would; returns its stdout."""
-    return run("bash", "-euo", "pipefail", "-c", line, cwd=cwd, check=check, timeout=timeout).stdout
+    env = {**os.environ, **environ}
+    return run("bash", "-euo", "pipefail", "-c", line, cwd=cwd, env=env, check=check,
+               timeout=timeout).stdout  # fmt: skip
 
 
 # README blocks ----------------------------------------------------------------------------

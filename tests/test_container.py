@@ -1,6 +1,7 @@
 """Containers: bakes built into images, started and exercised as an operator would. Each test
 runs over the answers its concern depends on; the rest stay at their defaults."""
 
+import json
 import os
 import re
 import socket
@@ -22,6 +23,7 @@ from helpers import (
     docker,
     free_port,
     ids,
+    run,
     settled_workers,
     shell,
     wait_for,
@@ -57,17 +59,78 @@ def test_serves_on_the_prompted_python(image, answers):
         assert wait_for(lambda: container.state()["Health"]["Status"] == "healthy", what="healthy")
 
 
+def locked(project: Path) -> set[str]:
+    """The names of the packages requirements.txt locks."""
+    lines = (project / "requirements.txt").read_text().splitlines()
+    return {re.match(r"[\w.-]+", line)[0].lower() for line in lines if re.match(r"\w", line)}
+
+
 @pytest.mark.parametrize("answers", PYTHONS, ids=ids)
 def test_ships_only_what_it_runs(image, answers):
+    _, project = image(**answers)
     with start(image, answers) as container:
         container.wait_until_serving()
-        shipped = set(container.exec("ls", "-A", "/app").split())
-        assert {"app.py", "gunicorn.conf.py", "healthcheck.py"} <= shipped
-        assert not shipped & {"tests", "Dockerfile", ".dockerignore", "README.md", ".git"}
-        # The venv holds the app's packages only: no installer.
-        probe = "import importlib.util as u; print([m for m in ('pip', 'setuptools') if u.find_spec(m)])"
-        assert container.exec("/opt/venv/bin/python", "-c", probe) == "[]"
+        assert set(container.exec("ls", "-A", "/app").split()) == {
+            "gunicorn.conf.py", "healthcheck.py", project.name,
+        }  # fmt: skip
+        # The venv holds exactly the locked packages: no pip, no setuptools, no installer.
+        probe = "import importlib.metadata as m; print(*sorted(d.name.lower() for d in m.distributions()))"
+        assert set(container.exec("/opt/venv/bin/python", "-c", probe).split()) == locked(project)
         assert container.exec("sh", "-c", "command -v curl || echo none") == "none"
+
+
+def test_a_new_subpackage_reaches_the_image_and_secrets_do_not(image):
+    """A subpackage added to the app needs no change to the Dockerfile or .dockerignore; .env
+    files and caches next to it stay out."""
+    tag, project = image(whoami=True)
+    with Container(tag, 6000) as container:
+        container.wait_until_serving()
+        assert container.get("/whoami")[0] == 200
+        shipped = container.exec("find", "/app", "-name", ".env*", "-o", "-name", "__pycache__")
+        assert shipped == ""
+        assert container.exec("ls", f"/app/{project.name}/whoami") == "__init__.py"
+
+
+def test_json_logs_are_one_object_per_line_for_app_gunicorn_and_access(image):
+    """Every line the container writes under load, on stdout and stderr, parses as JSON."""
+    tag, project = image(whoami=True)
+    with Container(tag, 6000, "-e", "LOG_FORMAT=json", "-e", "ACCESS_LOG=on") as container:
+        container.wait_until_serving()
+        for path in ["/", "/whoami", "/missing"] * 50:
+            try:
+                container.get(path)
+            except urllib.error.HTTPError as error:
+                assert error.code == 404
+        docker("stop", container.id)
+        result = run("docker", "logs", container.id)
+        lines = (result.stdout + result.stderr).splitlines()
+        entries = [json.loads(line) for line in lines]  # fails on the first line that is not JSON
+        loggers = {entry["logger"] for entry in entries}
+        assert {"gunicorn.error", "gunicorn.access", project.name} <= loggers
+        access = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
+        assert len(access) >= 150 and {entry["status"] for entry in access} >= {200, 404}
+
+
+@pytest.mark.parametrize(
+    ("answers", "options", "workers", "reason"),
+    [
+        pytest.param({}, [], 3, "(chosen when the project was generated)", id="workers:3"),
+        pytest.param({}, ["-e", "WEB_CONCURRENCY=2"], 2, "(WEB_CONCURRENCY)", id="WEB_CONCURRENCY:2"),
+        pytest.param({"workers": "auto"}, ["--cpus", "1"], 3, "(auto: 2 x 1 CPUs + 1)", id="workers:auto,cpus:1"),
+        # 2 CPUs ask for 5 workers; 128 MiB holds 2 of 64 MiB.
+        pytest.param(
+            {"workers": "auto"}, ["--cpus", "2", "--memory", "128m"], 2,
+            "(auto: 2 x 2 CPUs + 1, capped at 64 MiB each by the 128 MiB limit)",
+            id="workers:auto,cpus:2,memory:128m",
+        ),
+    ],
+)  # fmt: skip
+def test_start_up_line_states_the_workers_and_why(image, answers, options, workers, reason):
+    with start(image, answers, *options) as container:
+        container.wait_until_serving()
+        container.settled_workers(workers)
+        (line,) = [line for line in container.logs().splitlines() if "Serving " in line]
+        assert f": {workers} sync workers {reason}; log format text, access log off" in line
 
 
 @pytest.mark.parametrize("answers", PORT_WORKERS, ids=ids)
@@ -77,13 +140,6 @@ def test_master_and_the_prompted_workers(image, answers):
         exposed = docker("inspect", "--format", "{{json .Config.ExposedPorts}}", container.id)
         assert f'"{answers.get("port", "6000")}/tcp"' in exposed
         container.settled_workers(expected_workers(answers))
-
-
-def test_auto_workers_follow_the_cpu_quota(image):
-    """workers=auto counts the CPUs the container may use (--cpus), not the host's cores."""
-    with start(image, {"workers": "auto"}, "--cpus", "1") as container:
-        container.wait_until_serving()
-        container.settled_workers(3)  # 2 x 1 CPU + 1, on a host with more
 
 
 def test_non_root_and_cannot_change_the_app(image):
@@ -278,14 +334,20 @@ def test_generated_readme_commands_work(docker_engine, cookies):
             else:
                 shell(command, project)
 
-        (example,) = commands(project / "README.md", "Settings at run time")
+        (example,) = commands(project / "README.md", "Settings")
         host_port = int(re.search(r"-p 127\.0\.0\.1:(\d+):", example)[1])
         shell(example, project)
         url = f"http://127.0.0.1:{host_port}/"
         assert wait_for(lambda: shell(f"curl -s {url}", project)) == MESSAGE
         container_pid = int(docker("inspect", "--format", "{{.State.Pid}}", image))
         settled_workers(container_pid, 5)  # WEB_CONCURRENCY=5
-        assert '"GET / HTTP/1.1" 200' in shell(f"docker logs {image} 2>&1", project)
+        # LOG_FORMAT=json, ACCESS_LOG=on
+        logs = [
+            json.loads(line) for line in shell(f"docker logs {image} 2>&1", project).splitlines()
+        ]
+        assert [
+            (e["method"], e["path"], e["status"]) for e in logs if e["logger"] == "gunicorn.access"
+        ] == [("GET", "/", 200)]
     finally:
         docker("rm", "-f", image, check=False)
         docker("rmi", "-f", image, check=False)

@@ -1,70 +1,110 @@
-"""Gunicorn settings, read at start-up (the Dockerfile passes ``--config gunicorn.conf.py``).
+{%- set auto = cookiecutter.workers == "auto" -%}
+"""Gunicorn settings, read at start-up: the Dockerfile runs ``gunicorn --config gunicorn.conf.py``.
 
-Runtime overrides, from lowest to highest precedence:
-  PORT, WEB_CONCURRENCY  environment variables read below; a value out of range stops start-up
-                         (Gunicorn itself exits on a non-numeric WEB_CONCURRENCY)
-  GUNICORN_CMD_ARGS      any Gunicorn flag, e.g. "--timeout 60 --access-logfile -"
+Environment variables read here (a value out of range stops start-up with one line):
+  PORT                 port to listen on ({{ cookiecutter.port }})
+  WEB_CONCURRENCY      worker processes, 1-1000 ({{ "2 x usable CPUs + 1, within the memory limit" if auto else cookiecutter.workers }})
+  LOG_FORMAT           text or json (text)
+  LOG_LEVEL            debug, info, warning or error (info)
+  ACCESS_LOG           on or off (off: a line per request costs throughput; a proxy logs them)
+  FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (127.0.0.1,::1)
+  GUNICORN_CMD_ARGS    any other Gunicorn flag, applied after this file
 """
 
 import gc
+import json
+import logging
 import os
-{%- if cookiecutter.workers == "auto" %}
+import sys
+from datetime import UTC, datetime
+{%- if auto %}
+from pathlib import Path
+{%- endif %}
+
+from gunicorn import glogging
 
 
-def available_cpus() -> int:
+def setting(name: str, default: str, allowed: range | list[str]):
+    """A setting from the environment; what Gunicorn would hang or crash on stops it here."""
+    raw = os.environ.get(name, default).strip()
+    if isinstance(allowed, range):
+        if raw.isascii() and raw.isdigit() and int(raw) in allowed:
+            return int(raw)
+        expected = f"an integer from {allowed.start} to {allowed.stop - 1}"
+    elif raw in allowed:
+        return raw
+    else:
+        expected = "one of " + ", ".join(allowed)
+    raise SystemExit(f"gunicorn.conf.py: {name}={raw[:40]!r} is not allowed; expected {expected}")
+{%- if auto %}
+
+
+# What one more worker costs, measured by the template's benchmark (about 12 MB of unshared
+# memory per sync worker after load), with room for the app to grow.
+WORKER_MEMORY = 64 * 2**20
+
+
+def usable_cpus() -> int:
     """CPUs this process may really use: its affinity mask, capped by a cgroup CPU quota.
 
     os.cpu_count() reports the host's cores, which over-counts in a CPU-limited container.
     """
     cpus = len(os.sched_getaffinity(0))
-    quota_files = [
-        ("/sys/fs/cgroup/cpu.max", None),  # cgroup v2: "<quota> <period>" or "max <period>"
-        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),  # v1
-    ]
-    for quota_file, period_file in quota_files:
-        try:
-            with open(quota_file) as file:
-                fields = file.read().split()
-            if period_file:
-                with open(period_file) as file:
-                    fields += file.read().split()
-        except OSError:
-            continue  # not this cgroup version
-        if fields[0].isdigit() and int(fields[0]) > 0:  # "max" or -1: no quota
-            quota, period = int(fields[0]), int(fields[1])
-            cpus = min(cpus, (quota + period - 1) // period)  # a part-CPU counts as one
-        break
+    fields = read_cgroup("cpu.max", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")
+    if fields and fields[0].isdigit() and int(fields[0]) > 0:  # "max" or -1: no quota
+        quota, period = int(fields[0]), int(fields[1])
+        cpus = min(cpus, -(-quota // period))  # a part of a CPU counts as one
     return max(cpus, 1)
+
+
+def memory_limit() -> int | None:
+    """The container's memory limit in bytes, or None without one."""
+    fields = read_cgroup("memory.max", "memory/memory.limit_in_bytes")
+    limit = int(fields[0]) if fields and fields[0].isdigit() else None
+    return limit if limit and limit < 2**60 else None  # cgroup v1 shows "no limit" as ~2**63
+
+
+def read_cgroup(v2: str, *v1: str) -> list[str]:
+    """The fields of a cgroup v2 file, or of the v1 files; empty when neither exists."""
+    for names in ([v2], v1):
+        try:
+            return [f for name in names for f in Path("/sys/fs/cgroup", name).read_text().split()]
+        except OSError:
+            continue
+    return []
+
+
+def auto_workers() -> tuple[int, str]:
+    """2 x usable CPUs + 1, Gunicorn's rule of thumb, fewer when memory is too small for them."""
+    cpus = usable_cpus()
+    count, reason = 2 * cpus + 1, f"auto: 2 x {cpus} CPUs + 1"
+    limit = memory_limit()
+    if limit and limit // WORKER_MEMORY < count:
+        count = max(limit // WORKER_MEMORY, 1)
+        reason += f", capped at {WORKER_MEMORY // 2**20} MiB each by the {limit // 2**20} MiB limit"
+    return min(count, 1000), reason
 {%- endif %}
 
 
-def integer(name: str, default: str, allowed: range) -> int:
-    """An integer setting from the environment; refuse what Gunicorn would hang or fail on."""
-    raw = os.environ.get(name, default).strip()
-    if raw.isascii() and raw.isdigit() and int(raw) in allowed:
-        return int(raw)
-    raise SystemExit(
-        f"gunicorn.conf.py: {name}={raw[:40]!r} is not allowed; "
-        f"expected an integer from {allowed.start} to {allowed.stop - 1}"
-    )
-
-
-# 0.0.0.0: listen on every interface, so the port published by Docker reaches Gunicorn.
-bind = [f"0.0.0.0:{integer('PORT', '{{ cookiecutter.port }}', range(1024, 65536))}"]
-{%- if cookiecutter.workers == "auto" %}
-# 2 x the CPUs this container may use + 1, counted at each start; WEB_CONCURRENCY overrides it.
-workers = integer("WEB_CONCURRENCY", str(min(2 * available_cpus() + 1, 1000)), range(1, 1001))
+wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
+# 0.0.0.0: every interface of the container, so the port Docker publishes reaches Gunicorn.
+bind = [f"0.0.0.0:{setting('PORT', '{{ cookiecutter.port }}', range(1024, 65536))}"]
+if "WEB_CONCURRENCY" in os.environ:
+    workers, WORKERS_FROM = setting("WEB_CONCURRENCY", "", range(1, 1001)), "WEB_CONCURRENCY"
+else:
+{%- if auto %}
+    workers, WORKERS_FROM = auto_workers()
 {%- else %}
-# WEB_CONCURRENCY overrides the worker count chosen when the project was generated.
-workers = integer("WEB_CONCURRENCY", "{{ cookiecutter.workers }}", range(1, 1001))
+    workers, WORKERS_FROM = {{ cookiecutter.workers }}, "chosen when the project was generated"
 {%- endif %}
 worker_class = "{{ cookiecutter.worker_class }}"
 {%- if cookiecutter.worker_class == "gthread" %}
 threads = {{ cookiecutter.threads }}
 {%- endif %}
 
-# Import the app once in the master and fork workers from it: workers share its memory
-# pages and start faster.
+# Import the app once in the master and fork the workers from it: they share its memory and
+# start faster. Anything opened at import time is shared too: open per-worker resources
+# (database pools, clients) in post_fork (README.md, "Per-worker resources").
 preload_app = True
 
 
@@ -74,10 +114,73 @@ def pre_fork(server, worker):
     gc.freeze()
 
 
-# Workers' heartbeat files in memory: a slow or read-only disk cannot stall them.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Workers' heartbeat files in memory, where a slow or read-only disk cannot stall them; in the
+# temporary directory where /dev/shm is not writable.
+worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 # No control socket: it would need a writable $HOME, and containers are managed with signals.
 control_socket_disable = True
 # On SIGTERM (docker stop) workers finish in-flight requests for up to this many seconds,
 # below Docker's default 10 s stop timeout so shutdown stays clean.
 graceful_timeout = 8
+
+# Logs: Gunicorn's and the app's, one format, one line each, on stdout.
+LOG_FORMAT = setting("LOG_FORMAT", "text", ["text", "json"])
+loglevel = setting("LOG_LEVEL", "info", ["debug", "info", "warning", "error"])
+accesslog = "-" if setting("ACCESS_LOG", "off", ["on", "off"]) == "on" else None
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+# The request's fields in JSON access lines, from Gunicorn's access log atoms.
+ACCESS_FIELDS = {"h": "client", "m": "method", "U": "path", "q": "query", "s": "status",
+                 "B": "bytes", "M": "duration_ms", "a": "user_agent"}  # fmt: skip
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; access lines also carry the request's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            entry |= {field: record.args[atom] for atom, field in ACCESS_FIELDS.items()}
+            entry["status"] = int(entry["status"])
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class Logger(glogging.Logger):
+    """Gunicorn's logger, sending Gunicorn's lines and the app's to stdout in one format."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        handler = logging.StreamHandler(sys.stdout)
+        if LOG_FORMAT == "json":
+            handler.setFormatter(JsonFormatter())
+        else:
+            text = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+            handler.setFormatter(logging.Formatter(text))
+        for log in (self.error_log, self.access_log, logging.getLogger()):
+            log.handlers[:] = [handler]
+        logging.getLogger().setLevel(self.loglevel)
+        logging.captureWarnings(True)
+
+
+logger_class = Logger
+
+
+def when_ready(server):
+    """One start-up line with the settings in effect, and where the worker count came from."""
+    cfg = server.cfg
+    source = WORKERS_FROM if cfg.workers == workers else "GUNICORN_CMD_ARGS"
+    threads = f", {cfg.threads} threads each" if cfg.worker_class_str == "gthread" else ""
+    server.log.info(
+        "Serving %s on %s: %d %s workers (%s)%s; log format %s, access log %s",
+        cfg.wsgi_app, " ".join(cfg.bind), cfg.workers, cfg.worker_class_str, source, threads,
+        LOG_FORMAT, "on" if cfg.accesslog else "off",
+    )  # fmt: skip

@@ -1,12 +1,18 @@
-"""The app answers as the container's clients expect (Flask's test client, no server needed)."""
+"""The app answers as its clients expect: Flask's test client, no server needed."""
 
 import pytest
+from flask import request
 
-from app import app
+from {{ cookiecutter.project_slug }} import create_app
 
 
 @pytest.fixture
-def client():
+def app():
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
     return app.test_client()
 
 
@@ -24,3 +30,21 @@ def test_health_endpoint(client):
 
 def test_unknown_path_is_404(client):
     assert client.get("/missing").status_code == 404
+
+
+def test_settings_come_from_flask_environment_variables(monkeypatch):
+    monkeypatch.setenv("FLASK_MAX_CONTENT_LENGTH", "1048576")
+    assert create_app().config["MAX_CONTENT_LENGTH"] == 1048576
+
+
+@pytest.mark.parametrize(
+    ("allowed", "believed"), [("127.0.0.1,::1", True), ("10.0.0.0/8", False), ("*", True)]
+)
+def test_forwarded_headers_count_only_from_trusted_proxies(monkeypatch, allowed, believed):
+    """The test client connects from 127.0.0.1: trusted by default, not by 10.0.0.0/8."""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+    app = create_app({"TESTING": True})
+    app.add_url_rule("/peer", view_func=lambda: f"{request.remote_addr} {request.scheme}")
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    seen = app.test_client().get("/peer", headers=forwarded).get_data(as_text=True)
+    assert seen == ("203.0.113.7 https" if believed else "127.0.0.1 http")

@@ -1,16 +1,16 @@
-"""The WSGI application: Gunicorn imports ``app`` from this module (``app:app``)."""
+"""The routes. Add more here, or in new modules with their own blueprints."""
 
-from flask import Flask
+from flask import Blueprint
 
-app = Flask(__name__)
+bp = Blueprint("main", __name__)
 
 
-@app.get("/")
+@bp.get("/")
 def hello() -> str:
     return "Hello from Docker! 🐳"
 
 
-@app.get("/healthz")
+@bp.get("/healthz")
 def healthz() -> dict[str, str]:
     """Liveness and readiness: answers as soon as a worker can serve requests."""
     return {"status": "ok"}
