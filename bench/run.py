@@ -1,397 +1,269 @@
-"""Benchmark the template's baked images against the seed project, in one run.
+"""Benchmark: the template's bakes against the seed project, served, measured and rebuilt.
 
-    python bench/run.py                          # 5 rounds x 8 s per load shape
-    python bench/run.py --rounds 3 --duration 5  # quicker
+    .venv/bin/python bench/run.py                          # 3 rounds x 5 s per load
+    .venv/bin/python bench/run.py --rounds 1 --duration 2  # a quick look
 
-Every variant is built from the same base images, then measured in alternating rounds
-(A, B, C, A, B, C, ...) so machine drift cancels; the tables report medians across rounds.
-Writes bench/results/results.md, results.json and chart.png. See bench/README.md.
+Builds every image from the same base images, then loads the variants in rounds that alternate
+them (A, B, C, A, B, C, ...), each load against a fresh container or stack; the tables show
+medians of rounds. Prints the tables and writes bench/results/. See bench/README.md.
 """
 
 import argparse
+import contextlib
+import ipaddress
+import itertools
 import json
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import measure
-import report
-
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-RESULTS = BENCH / "results"
-BUILD_BASE, RUN_BASE = "python:3.11", "python:3.11-slim"
-# The newest gunicorn_h1c on PyPI; gunicorn[fast] 27.0.1 itself asks for >= 0.6.14.
-H1C = "gunicorn_h1c==0.6.10"
-# Appended to a bake's gunicorn.conf.py: replaces the template's pre_fork hook, whose
-# gc.freeze() keeps a worker's garbage collector from writing to (and unsharing) the pages of
-# objects preloaded in the master.
-NO_GC_FREEZE = """
+sys.path.insert(0, str(BENCH.parent / "tests"))
 
-def pre_fork(server, worker):
-    pass"""
-DEFAULT_ANSWERS: dict[str, str] = {}
-GTHREAD_ANSWERS = {"worker_class": "gthread", "threads": "4", "workers": "3"}
+import helpers  # noqa: E402
+import measure  # noqa: E402
+import report  # noqa: E402
+from helpers import TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run  # noqa: E402
+
+RUN_ID = uuid.uuid4().hex[:8]
+PREFIX = f"bench-{RUN_ID}"  # names of our images, containers, network and Compose projects
+# helpers' build() and Container label what they create with it; remove_labelled() removes
+# exactly that, never the tests' objects (template-tests=...) on the same engine.
+helpers.LABEL = f"template-bench={RUN_ID}"
+NETWORK = PREFIX
+PORT = 6000  # where the seed and the default bake listen
+BASES = ["python:3.11", "python:3.11-slim", "nginx:1.30.4-alpine"]
+GTHREAD = {"worker_class": "gthread", "threads": "4"}
+LOADS = [("published", False), ("published", True), ("loopback", False), ("loopback", True)]
 
 
 @dataclass
 class Variant:
-    key: str
-    title: str
-    what: str
-    app: str  # whose in-process ceiling applies: "seed" or "template"
-    context: Path | None = None  # build context; None when it runs another variant's image
-    image_of: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = 0
+    """A bake with these answers (or the seed), run with this environment, alone or behind nginx
+    as compose.yaml runs it. Every variant has 3 workers: the seed's and the template's default."""
+
+    name: str
+    answers: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    seed: bool = False
+    nginx: bool = False
+    context: Path | None = None  # the project folder, and its image, once built
     image: str = ""
-    info: dict = field(default_factory=dict)
-    rounds: list[dict] = field(default_factory=list)
-    error: str | None = None
 
 
-def prepare(tmp: Path) -> list[Variant]:
-    """Build contexts: the seed, two bakes, and bakes with one Gunicorn setting changed."""
-    seed = measure.copy_tree(BENCH / "seed", tmp / "seed")
-    default, _ = measure.bake(REPO, tmp / "bake-default", DEFAULT_ANSWERS)
-    gthread, _ = measure.bake(REPO, tmp / "bake-gthread", GTHREAD_ANSWERS)
-
-    def changed(source: Path, name: str, settings: list[str], requirements=()) -> Path:
-        # Appended last in gunicorn.conf.py, so the setting wins over the template's own.
-        context = measure.copy_tree(source, tmp / name)
-        for line in settings:
-            measure.append_line(context / "gunicorn.conf.py", line)
-        for line in requirements:
-            measure.append_line(context / "requirements.txt", line)
-        return context
-
-    fast_parser = changed(default, "fast-parser", ['http_parser = "fast"'], [H1C])
-    # PyPI has gunicorn_h1c 0.6.10 as source only: pip compiles it. The official python:3.11
-    # has gcc and headers; a base without them (a stand-in) gets them from Debian first.
-    dockerfile = fast_parser / "Dockerfile"
-    dockerfile.write_text(
-        re.sub(
-            r"^(FROM \S+ AS build\n)",
-            r"\1RUN command -v gcc >/dev/null || (apt-get update && apt-get install -y "
-            r"--no-install-recommends gcc libc6-dev python3-dev)\n",
-            dockerfile.read_text(),
-            count=1,
-            flags=re.MULTILINE,
-        )
-    )
-
-    variants = [
-        Variant(
-            "seed",
-            "seed",
-            "bench/seed: the seed project as its README gives it "
-            "(unpinned gunicorn, runs as root, default control socket)",
-            "seed",
-            seed,
-        ),
-        Variant(
-            "seed_no_ctl",
-            "seed --no-control-socket",
-            "the seed image run with GUNICORN_CMD_ARGS=--no-control-socket: what the "
-            "control socket costs",
-            "seed",
-            image_of="seed",
-            env={"GUNICORN_CMD_ARGS": "--no-control-socket"},
-        ),
-        Variant(
-            "default",
-            "default (sync)",
-            "cookiecutter --no-input: sync, 3 workers, port 6000",
-            "template",
-            default,
-        ),
-        Variant(
-            "default_no_preload",
-            "sync preload_app=False",
-            "default bake with preload_app = False",
-            "template",
-            changed(default, "no-preload", ["preload_app = False"]),
-        ),
-        Variant(
-            "default_no_gc_freeze",
-            "sync without gc.freeze()",
-            "default bake with its pre_fork hook (gc.freeze() in the master before each fork) "
-            "replaced by one that does nothing",
-            "template",
-            changed(default, "no-gc-freeze", [NO_GC_FREEZE]),
-        ),
-        Variant(
-            "default_fast_parser",
-            "sync http_parser=fast",
-            f'default bake with {H1C} and http_parser = "fast"',
-            "template",
-            fast_parser,
-        ),
-        Variant(
-            "gthread",
-            "gthread",
-            "cookiecutter worker_class=gthread threads=4 workers=3 "
-            "(Gunicorn's keepalive default, 2 s)",
-            "template",
-            gthread,
-        ),
-        Variant(
-            "gthread_keepalive_0",
-            "gthread keepalive=0",
-            "gthread bake with keepalive = 0 (closes each connection after its response)",
-            "template",
-            changed(gthread, "gthread-ka0", ["keepalive = 0"]),
-        ),
-    ]
-    for variant in variants:
-        context = variant.context or next(v.context for v in variants if v.key == variant.image_of)
-        variant.port = int(
-            re.search(r"^EXPOSE (\d+)", (context / "Dockerfile").read_text(), re.MULTILINE)[1]
-        )
-    return variants
+VARIANTS = [
+    Variant("seed", seed=True),
+    Variant("default"),
+    Variant("gthread", answers=GTHREAD),
+    Variant("access log on", env={"ACCESS_LOG": "on"}),
+    Variant("json, access log on", env={"LOG_FORMAT": "json", "ACCESS_LOG": "on"}),
+    Variant("nginx + default", nginx=True),
+    Variant("nginx + gthread", answers=GTHREAD, nginx=True),
+]
 
 
-def probe_fast_extra(docker: measure.Docker, gunicorn_pin: str) -> dict:
-    """Try `pip install gunicorn[fast]` where the images install packages: the build base."""
-    command = f"pip install 'gunicorn[fast]=={gunicorn_pin}'"
-    script = f"python -m venv /tmp/v && /tmp/v/bin/pip --version && /tmp/v/bin/{command} --dry-run"
-    name = f"{docker.prefix}-pip-probe"
-    docker.containers.add(name)
-    output = docker(
-        "run",
-        "--rm",
-        "--name",
-        name,
-        "--label",
-        docker.label,
-        BUILD_BASE,
-        "sh",
-        "-c",
-        script,
-        check=False,
-    )
-    docker.containers.discard(name)
-    pip = re.search(r"^pip (\S+)", output, re.MULTILINE)
-    errors = [line for line in output.splitlines() if line.startswith("ERROR:")]
+def build_images(tmp: Path) -> dict:
+    """Bake (or copy the seed) and build each distinct project once; the first variant using it
+    names its image."""
+    images: dict = {}
+    for variant in VARIANTS:
+        key = "seed" if variant.seed else json.dumps(variant.answers, sort_keys=True)
+        if key not in images:
+            slug = re.sub(r"\W+", "-", variant.name)
+            if variant.seed:
+                context = shutil.copytree(BENCH / "seed", tmp / "seed")
+            else:
+                answers = [f"{name}={value}" for name, value in variant.answers.items()]
+                out = tmp / slug
+                baked = cookiecutter(str(TEMPLATE), "--no-input", "-o", str(out), *answers,
+                                     cwd=tmp, home=tmp / "home")  # fmt: skip
+                assert baked.returncode == 0, baked.stderr
+                (context,) = out.iterdir()
+            tag = f"{PREFIX}-{slug}"
+            print(f"build {tag}", flush=True)
+            build(context, tag)
+            images[key] = {"context": context, "image": tag, "variant": variant.name}
+        variant.context, variant.image = images[key]["context"], images[key]["image"]
+    version = "import importlib.metadata as m; print(m.version('flask'), m.version('gunicorn'))"
     return {
-        "command": command,
-        "pip": pip[1] if pip else "?",
-        "ok": "Would install" in output,
-        "error": errors[0].removeprefix("ERROR: ") if errors else None,
-        "output": output[-2000:],
+        image["variant"]: {
+            "tag": image["image"],
+            "bytes": int(docker("image", "inspect", "--format", "{{.Size}}", image["image"])),
+            "flask_gunicorn": docker("run", "--rm", "--label", helpers.LABEL, "--entrypoint",
+                                     "/opt/venv/bin/python", image["image"], "-c", version),
+        }  # fmt: skip
+        for image in images.values()
     }
 
 
-def build_all(docker: measure.Docker, variants: list[Variant]) -> None:
-    for variant in variants:
-        if variant.image_of:
-            continue
-        variant.image = f"{docker.prefix}-{variant.key.replace('_', '-')}"
-        print(f"build {variant.key} ...", flush=True)
+def addresses():
+    """Our network, and addresses on it never used before in this run. Closed connections to an
+    address stay in TIME_WAIT for 60 s (docker-proxy's on the host, nginx's in its namespace),
+    and Docker gives a new container the address the last one freed."""
+    docker("network", "create", "--label", helpers.LABEL, NETWORK)
+    # `docker run --ip` needs a subnet given at creation: take the one Docker picked.
+    subnet = docker("network", "inspect", "--format", "{{(index .IPAM.Config 0).Subnet}}", NETWORK)
+    docker("network", "rm", NETWORK)
+    docker("network", "create", "--label", helpers.LABEL, "--subnet", subnet, NETWORK)
+    # The first ten are left to Docker: the gateway, and the stacks' Gunicorn containers.
+    return (str(ip) for ip in itertools.islice(ipaddress.ip_network(subnet).hosts(), 10, None))
+
+
+@contextlib.contextmanager
+def started(variant: Variant, ip: str, tmp: Path):
+    """A fresh container, or Compose stack, with its front at ip. Yields (the published URL,
+    the pid whose network namespace serves, the port inside it)."""
+    if not variant.nginx:
+        env = [f"--env={name}={value}" for name, value in variant.env.items()]
+        with Container(variant.image, PORT, "--network", NETWORK, "--ip", ip, *env) as container:
+            yield container.url(), container.master(), PORT
+        return
+    # The bake's compose.yaml as `docker compose up` runs it, with our image, one replica (3
+    # workers, as everywhere), our network and label, and the proxy at ip.
+    project = f"{PREFIX}-{ip.replace('.', '-')}"
+    override = tmp / f"{project}.json"  # JSON is YAML
+    override.write_text(json.dumps({
+        "services": {
+            "web": {"image": variant.image, "deploy": {"replicas": 1},
+                    "labels": dict([helpers.LABEL.split("=")])},
+            "proxy": {"networks": {"web": {"ipv4_address": ip}},
+                      "labels": dict([helpers.LABEL.split("=")])},
+        },
+        "networks": {"web": {"name": NETWORK, "external": True}},
+    }))  # fmt: skip
+    compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", str(override)]
+    port = helpers.free_port()
+    try:
+        run(*compose, "up", "--detach", "--no-build", "--pull", "never", cwd=variant.context,
+            env={**os.environ, "PUBLISH_PORT": str(port)})  # fmt: skip
+        pid = int(docker("inspect", "--format", "{{.State.Pid}}", f"{project}-proxy-1"))
+        yield f"http://127.0.0.1:{port}/", pid, 8080
+    finally:
+        run(*compose, "down", cwd=variant.context, check=False)
+
+
+def load(variant: Variant, path: str, close: bool, ip: str, tmp: Path, seconds: int) -> dict:
+    """Start, time the first 200, warm up for a second, load, then read TIME_WAIT and memory."""
+    begun = time.monotonic()
+    with started(variant, ip, tmp) as (url, pid, port):
+        sample = {"cold_start_s": measure.cold_start(url, begun)}
+        target, netns = (url, None) if path == "published" else (f"http://127.0.0.1:{port}/", pid)
+        warm = measure.wrk(target, 1, close, netns)
+        sample |= measure.wrk(target, seconds, close, netns)
+        sample["all_requests"] = warm["requests"] + sample["requests"]
+        if path == "published":  # docker-proxy's connections to the container
+            sample["time_wait_host"] = measure.time_wait(f"dst {ip}")
+        if variant.nginx:  # nginx's connections to Gunicorn
+            sample["time_wait_upstream"] = measure.time_wait(f"dport = :{PORT}", pid)
+        else:
+            sample["memory"] = measure.memory(pid)
+    return sample
+
+
+def serve(tmp: Path, rounds: int, seconds: int) -> list[dict]:
+    ips = addresses()
+    samples = []
+    for number, (path, close), variant in itertools.product(range(1, rounds + 1), LOADS, VARIANTS):
+        shape = "close" if close else "keep-alive"
+        sample = {"variant": variant.name, "round": number, "path": path, "shape": shape}
         try:
-            # No cache: every variant pays the same full build, and all its layers are ours.
-            build = docker.build(variant.context, variant.image, no_cache=True)
-            variant.info = {
-                "build_s": build.seconds,
-                "image_bytes": docker.image_size(variant.image),
-                "versions": docker.versions(variant.image),
-            }
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
-            variant.error = str(error).splitlines()[0]
-            print(f"  {variant.error}", flush=True)
-    for variant in variants:
-        if variant.image_of:
-            source = next(v for v in variants if v.key == variant.image_of)
-            variant.image, variant.info, variant.error = source.image, source.info, source.error
+            sample |= load(variant, path, close, next(ips), tmp, seconds)
+            shown = f"{sample['rps']:7,.0f} rps  p99 {sample['p99_ms']:6.1f} ms"
+        except (AssertionError, RuntimeError, OSError, measure.subprocess.SubprocessError) as error:
+            sample["error"] = shown = str(error).strip().splitlines()[0][:200]
+        samples.append(sample)
+        print(f"round {number}/{rounds}  {path:9} {shape:10}  {variant.name:20} {shown}", flush=True)
+    return samples
 
 
-def serve_round(docker: measure.Docker, variant: Variant, number: int, args) -> dict:
-    """One fresh container per load shape: cold start, warm-up, load, then memory.
+def rebuilds(rounds: int) -> list[dict]:
+    """Rebuild the default bake and the seed after appending a comment with a fresh random value
+    (so no cache can serve it) to requirements.txt, then to the app's code."""
+    subjects = {v.name: v for v in VARIANTS if v.name in ("default", "seed")}
+    code = {"seed": "app.py", "default": f"{subjects['default'].context.name}/views.py"}
 
-    A container of its own per shape keeps the keep-alive load's closed connections from
-    using up the ports the no-keep-alive load needs (see Docker.unique_ip).
-    """
-    options = {"connections": args.connections, "threads": args.threads}
-    result: dict = {}
-    for shape, close in (("keepalive", False), ("close", True)):
-        name = f"{docker.prefix}-{variant.key.replace('_', '-')}-r{number}-{shape}"
-        # Other work on the machine competes with this measurement: keep its load average.
-        sample = {"loadavg_before": float(Path("/proc/loadavg").read_text().split()[0])}
-        try:
-            sample |= docker.start(variant.image, name, variant.port, variant.env)
-            measure.wrk(sample["port"], args.warmup, close=close, **options)  # not recorded
-            sample |= measure.wrk(sample["port"], args.duration, close=close, **options)
-            sample["time_wait_after"] = measure.time_wait_to(sample["ip"])
-            sample["memory"] = docker.memory(name)  # after the load: workers are warm
-        except (RuntimeError, subprocess.TimeoutExpired, OSError, TypeError) as error:
-            result["error"] = str(error).splitlines()[0] if str(error) else repr(error)
-            break
-        finally:
-            docker.remove(name)
-        result[shape] = sample
-    return result
+    def rebuild(name: str, changed: str) -> tuple[float, bool]:
+        with (subjects[name].context / changed).open("a") as file:
+            file.write(f"\n# bench {uuid.uuid4().hex}\n")
+        return measure.timed_build(subjects[name].context, f"{PREFIX}-rebuild-{name}")
 
-
-def other_containers(docker: measure.Docker) -> int:
-    """Containers not ours that run now: they compete for the same cores."""
-    ours = set(docker("ps", "-q", "--filter", f"label={docker.label}", check=False).split())
-    return len(set(docker("ps", "-q", check=False).split()) - ours)
-
-
-def rebuilds(docker: measure.Docker, variants: list[Variant], tmp: Path, rounds: int) -> dict:
-    """Rebuild after appending a comment to app.py, then to requirements.txt (legacy builder)."""
-    results: dict = {}
-    subjects = [v for v in variants if v.key in ("seed", "default") and not v.error]
-    for number in range(rounds):
-        for variant in subjects:
-            for kind, changed_file in (("code", "app.py"), ("requirements", "requirements.txt")):
-                context = measure.copy_tree(variant.context, tmp / f"rebuild-{number}-{kind}")
-                # A new comment every time, so no earlier rebuild can serve it from cache.
-                measure.append_line(context / changed_file, f"# bench rebuild {uuid.uuid4().hex}")
-                tag = f"{variant.image}-rebuild-{kind}"
-                print(f"rebuild {variant.key} after a {kind} change ...", flush=True)
-                try:
-                    build = docker.build(context, tag)
-                except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    print(f"  {str(error).splitlines()[0]}", flush=True)
-                    continue
-                finally:
-                    shutil.rmtree(context)
-                results.setdefault(variant.key, {}).setdefault(kind, []).append(
-                    {"seconds": build.seconds, "dep_layer_cached": build.dep_layer_cached}
-                )
-    return results
+    # Untimed: fills the BuildKit cache mount that uv installs from, as any earlier build would.
+    for name in subjects:
+        rebuild(name, "requirements.txt")
+    samples = []
+    for number, name in itertools.product(range(1, rounds + 1), subjects):
+        for kind, changed in (("requirements", "requirements.txt"), ("code", code[name])):
+            seconds, cached = rebuild(name, changed)
+            samples.append({"subject": name, "change": kind, "round": number,
+                            "seconds": seconds, "dependencies_cached": cached})  # fmt: skip
+            layer = "cached" if cached else "rebuilt"
+            print(f"rebuild {number}/{rounds}  {name:8} {kind:12} {seconds:5.2f} s, dependency layer {layer}", flush=True)  # fmt: skip
+    return samples
 
 
 def preflight() -> None:
-    missing = [tool for tool in ("docker", "wrk", "ss") if not shutil.which(tool)]
-    if missing:
-        raise SystemExit(f"bench needs {', '.join(missing)} on PATH")
-    try:
-        import cookiecutter  # noqa: F401
-        import flask  # noqa: F401
-        import matplotlib  # noqa: F401
-    except ImportError as error:
-        raise SystemExit(f"{error}: pip install -r requirements-dev.txt -r bench/requirements.txt")
-    measure.sh("docker", "image", "inspect", BUILD_BASE, RUN_BASE)  # both bases present
+    missing = [tool for tool in ("docker", "wrk", "ss", "nsenter") if not shutil.which(tool)]
+    if missing or os.geteuid():
+        raise SystemExit(f"bench needs root (nsenter, containers' /proc) and {', '.join(missing) or 'its tools'}")  # fmt: skip
+    if problem := helpers.engine_problem():
+        raise SystemExit(problem)
+    absent = [base for base in BASES if run("docker", "image", "inspect", base, check=False).returncode]  # fmt: skip
+    if absent:
+        raise SystemExit(f"missing base images: {', '.join(absent)}")
 
 
-def meta(docker: measure.Docker) -> dict:
-    from importlib.metadata import version
+def meta() -> dict:
+    def git(*args: str) -> str:
+        return run("git", "-C", str(TEMPLATE), *args, check=False).stdout.strip()
 
-    commit = measure.sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD", check=False)
-    dirty = measure.sh("git", "-C", str(REPO), "status", "--porcelain", check=False).strip()
     return {
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "commit": commit.strip() + ("+changes" if dirty else ""),
+        "started": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "commit": git("rev-parse", "--short", "HEAD") + (" + changes" if git("status", "--porcelain") else ""),  # fmt: skip
         "cores": os.cpu_count(),
-        "ephemeral_ports": measure.ephemeral_ports(),
-        "docker": docker("version", "--format", "{{.Client.Version}} / {{.Server.Version}}"),
-        "wrk": measure.sh("wrk", "-v", check=False).splitlines()[0],
-        "python": sys.version.split()[0],
-        "bench_flask": version("flask"),
-        "base_image_bytes": docker.image_size(RUN_BASE),
-        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-    }
-
-
-def run(docker: measure.Docker, tmp: Path, args) -> dict:
-    info = meta(docker)
-    variants = prepare(tmp)
-    if args.only:
-        keep = {"seed", "default", *args.only.split(",")}
-        variants = [v for v in variants if v.key in keep]
-    default = next(v for v in variants if v.key == "default")
-    pin = re.search(
-        r"^gunicorn==(\S+)", (default.context / "requirements.txt").read_text(), re.MULTILINE
-    )
-    fast_extra = probe_fast_extra(docker, pin[1] if pin else "27.0.1")
-    build_all(docker, variants)
-    active = [v for v in variants if not v.error]
-
-    ceilings: dict[str, list] = {"seed": [], "template": []}
-    apps = {"seed": BENCH / "seed" / "app.py", "template": default.context / "app.py"}
-    bakes: dict[str, list] = {"default": [], "gthread": []}
-    busy = 0
-    for number in range(1, args.rounds + 1):
-        busy = max(busy, other_containers(docker))
-        print(f"round {number}/{args.rounds}", flush=True)
-        for app, app_py in apps.items():
-            ceilings[app].append(measure.ceiling(app_py, args.ceiling_seconds))
-        for key, answers in (("default", DEFAULT_ANSWERS), ("gthread", GTHREAD_ANSWERS)):
-            project, seconds = measure.bake(REPO, tmp / f"bake-timing-{number}-{key}", answers)
-            bakes[key].append(seconds)
-            shutil.rmtree(project.parent)
-        for variant in active:
-            result = serve_round(docker, variant, number, args)
-            variant.rounds.append(result)
-            shown = result.get("error") or (
-                f"{result['keepalive']['rps']:.0f} / {result['close']['rps']:.0f} rps, "
-                f"cold start {result['keepalive']['cold_start_s']:.2f} s, "
-                f"PSS {result['keepalive']['memory']['pss_mb']:.0f} MB"
-            )
-            print(f"  {variant.key:22} {shown}", flush=True)
-    rebuild = rebuilds(docker, variants, tmp, args.rebuild_rounds)
-
-    info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    info["other_containers"] = busy
-    return {
-        "meta": info,
-        "settings": vars(args),
-        "fast_extra": fast_extra,
-        "ceiling_rps_per_core": ceilings,
-        "bake_s": bakes,
-        "rebuild": rebuild,
-        "variants": [{**asdict(v), "context": None, "info": v.info or {}} for v in variants],
+        "docker": docker("version", "--format", "client {{.Client.Version}}, engine {{.Server.Version}}"),  # fmt: skip
+        "loadavg": [Path("/proc/loadavg").read_text().split()[0]],
+        "base_bytes": int(docker("image", "inspect", "--format", "{{.Size}}", "python:3.11-slim")),
+        "port_limit": measure.PORT_LIMIT,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="rounds over all variants")
-    # Warm-up plus load stay short enough that a sync worker's new connection per request
-    # does not use up docker-proxy's ports (see Docker.unique_ip).
-    parser.add_argument("--duration", type=int, default=8, help="seconds per load shape")
-    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up load")
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--rebuild-rounds", type=int, default=1)
-    parser.add_argument("--ceiling-seconds", type=float, default=3)
-    parser.add_argument("--only", help="comma-separated variant keys (seed and default always)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all variants (3)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per load (5)")
     args = parser.parse_args()
     preflight()
-    # docker stop / kill: unwind through the finally blocks below, as Ctrl-C does.
+    # docker stop or kill: unwind through the finally blocks, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    docker = measure.Docker(f"bench-{uuid.uuid4().hex[:8]}")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    started = time.perf_counter()
+    begun = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
+    results = {"meta": meta(), "settings": vars(args)}
     try:
-        results = run(docker, tmp, args)
+        results["images"] = build_images(tmp)
+        results["rebuilds"] = rebuilds(args.rounds)
+        results["loads"] = serve(tmp, args.rounds, args.duration)
     finally:
-        print("cleaning up ...", flush=True)
-        docker.cleanup()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # let the clean-up finish
+            signal.signal(signum, signal.SIG_IGN)
+        print("removing what this run created", flush=True)
+        remove_labelled()
+        docker("network", "rm", NETWORK, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-
-    report.summarize(results)
+    results["meta"]["loadavg"].append(Path("/proc/loadavg").read_text().split()[0])
+    results["meta"]["minutes"] = (time.monotonic() - begun) / 60
     text = report.markdown(results)
     print("\n" + text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "results.md").write_text(text + "\n")
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    report.chart(results, RESULTS / "chart.png")
-    print(
-        f"wrote {RESULTS}/results.md, results.json, chart.png "
-        f"({(time.perf_counter() - started) / 60:.1f} min)"
-    )
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "results.md").write_text(text + "\n")
+    (BENCH / "results" / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"wrote bench/results/results.md and results.json; total {results['meta']['minutes']:.1f} min")  # fmt: skip
 
 
 if __name__ == "__main__":

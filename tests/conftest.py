@@ -12,10 +12,12 @@ from helpers import (
     add_whoami,
     bake,
     build,
+    commands,
     engine_problem,
     ids,
     remove_labelled,
     run,
+    shell,
 )
 
 IN_CI = bool(os.environ.get("CI"))
@@ -57,6 +59,14 @@ def checkout(tmp_path_factory) -> Path:
 @pytest.fixture
 def default_project(cookies) -> Path:
     return bake(cookies)
+
+
+@pytest.fixture(scope="session")
+def developed(cookies_session) -> Path:
+    """A bake set up for work as its README's "Develop" block begins: with its .venv."""
+    project = bake(cookies_session)
+    shell(commands(project / "README.md", "Develop")[0], project)
+    return project
 
 
 @pytest.fixture(scope="session")

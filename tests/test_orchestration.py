@@ -1,7 +1,9 @@
-"""Orchestration: Kubernetes manifests validated offline against the schemas and a policy
-scanner; the compose file deployed for real as a Swarm stack, scaled and updated under load."""
+"""Orchestration: Kubernetes manifests validated against the schemas and a policy scanner, and
+run by podman kube play; the compose file deployed as a Swarm stack, scaled and updated under
+load through nginx."""
 
 import json
+import re
 import time
 import uuid
 
@@ -13,10 +15,14 @@ from helpers import (
     LABEL,
     MESSAGE,
     bake,
+    build,
     combinations,
     commands,
     docker,
     free_port,
+    get,
+    gunicorn_settings,
+    ids,
     run,
     shell,
     tool,
@@ -44,12 +50,17 @@ def test_every_manifest_matches_the_kubernetes_schemas(k8s_bakes):
             # strict: an unknown or misspelt field is an error, not silently dropped.
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
             kinds.append(document["kind"])
-    assert kinds == ["Deployment", "Service", "NetworkPolicy"] * len(k8s_bakes)
+    expected = ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+    assert kinds == expected * len(k8s_bakes)
+    print(f"kubernetes-validate {KUBERNETES_VERSION} --strict: {len(kinds)} objects valid")
+
+
+def manifests(project) -> dict[str, dict]:
+    return {d["kind"]: d for d in yaml.safe_load_all((project / "k8s" / "app.yaml").read_text())}
 
 
 def test_pods_meet_the_restricted_pod_security_standard(k8s_bakes):
-    deployment = next(yaml.safe_load_all((k8s_bakes[0] / "k8s" / "app.yaml").read_text()))
-    pod = deployment["spec"]["template"]["spec"]
+    pod = manifests(k8s_bakes[0])["Deployment"]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
@@ -57,11 +68,36 @@ def test_pods_meet_the_restricted_pod_security_standard(k8s_bakes):
     assert security["allowPrivilegeEscalation"] is False
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"] == {"drop": ["ALL"]}
-    # The only writable path is an emptyDir where Gunicorn keeps its worker heartbeat.
-    assert container["volumeMounts"] == [{"name": "shm", "mountPath": "/dev/shm"}]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # The one writable path: a memory-backed /tmp, where Werkzeug spools large uploads.
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+    ]
     assert set(container["resources"]) == {"requests", "limits"}
+
+
+@pytest.mark.parametrize("project", range(len(K8S_MATRIX)), ids=lambda i: ids(K8S_MATRIX[i]))
+def test_pods_shut_down_and_spread_safely(k8s_bakes, project):
+    """Endpoints drain before SIGTERM, and the grace period covers the drain plus Gunicorn's
+    graceful timeout; probes wait longer than the health check may take; a disruption budget
+    and a spread over nodes keep replicas up; every name fits Kubernetes' 63 characters."""
+    bake_dir = k8s_bakes[project]
+    found = manifests(bake_dir)
+    pod = found["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    drain = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    graceful = gunicorn_settings(bake_dir)["graceful_timeout"]
+    assert pod["terminationGracePeriodSeconds"] > drain + graceful
+    health_timeout = float(
+        re.search(r"timeout=(\d+)", (bake_dir / "healthcheck.py").read_text())[1]
+    )
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+        assert container[probe]["timeoutSeconds"] > health_timeout
+    assert found["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert all(len(d["metadata"]["name"]) <= 63 for d in found.values())
 
 
 def test_checkov_finds_nothing_unjustified(k8s_bakes):
@@ -85,44 +121,55 @@ def test_checkov_finds_nothing_unjustified(k8s_bakes):
 
 
 @pytest.mark.docker
-def test_readme_compose_commands_work(docker_engine, cookies):
-    """The generated README's Docker Compose block, verbatim, on a free port."""
+def test_podman_kube_play_runs_the_deployment(docker_engine, cookies):
+    """The Deployment's pod, run by podman with its security context, serves: uid 10001, a
+    read-only root, no capabilities. podman 4.3 publishes containerPort on the host, so the bake
+    takes a free port and one replica."""
     port = free_port()
-    name = f"composecheck{port}"
-    project = bake(cookies, project_name=name, port=str(port), compose="yes")
-    up, curl, down = commands(project / "README.md", "Docker Compose")
+    project = bake(
+        cookies, project_name=f"Kube {port}", port=str(port), kubernetes="yes", replicas="1"
+    )
+    manifest = project / "k8s" / "app.yaml"
+    image = manifests(project)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    build(project, image)
+    run("bash", "-c", f"docker save {image} | podman load")
+    # podman cannot pull what only this machine has: it uses the loaded image.
+    manifest.write_text(
+        manifest.read_text().replace("imagePullPolicy: Always", "imagePullPolicy: Never")
+    )
     try:
-        shell(up, project)
-        assert wait_for(lambda: shell(curl, project, check=False), what="curl") == MESSAGE
-        (container,) = docker(
-            "ps", "-q", "--filter", f"label=com.docker.compose.project={name}"
-        ).split()
-        assert (
-            docker("inspect", "--format", "{{json .HostConfig.ReadonlyRootfs}}", container)
-            == "true"
-        )
+        run("podman", "kube", "play", str(manifest), timeout=300)
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/"), 60, "the pod") == (200, MESSAGE)
+        (name,) = run(
+            "podman", "ps", "--format", "{{.Names}}", "--filter", "name=-web$"
+        ).stdout.split()
+        assert run("podman", "exec", name, "id", "-u").stdout.strip() == "10001"
+        status = run("podman", "exec", name, "cat", "/proc/1/status").stdout
+        assert re.search(r"^CapEff:\s+0+$", status, re.MULTILINE)
+        refused = run("podman", "exec", name, "touch", "/app/file", check=False)
+        assert "Read-only file system" in refused.stderr
     finally:
-        shell(down, project, check=False)
-        docker("rmi", "-f", f"{name}:latest", check=False)
-    assert not docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}")
+        run("podman", "kube", "down", str(manifest), check=False)
+        run("podman", "rmi", "-f", image, check=False)
 
 
 # Swarm: this machine's kernel has no IPVS, so neither the ingress routing mesh nor service
-# VIPs answer here. Replicas are reached the way Swarm's DNS always allows: tasks.<service>
-# resolves to every running (healthy) replica, from a container on the stack's network.
+# VIPs answer here. The client reaches nginx the way Swarm's DNS always allows, tasks.proxy,
+# from a container on the stack's network; nginx finds the app's replicas the same way (the
+# web service's endpoint mode is dnsrr), as the client counts them.
 CLIENT = """
 import collections, json, signal, socket, sys, time, urllib.request
-port, seconds = int(sys.argv[1]), float(sys.argv[2])
+seconds = float(sys.argv[1])
 counts, replicas = collections.Counter(), set()
 deadline = time.monotonic() + seconds
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # docker stop: report and exit
 while not stop:
     try:
-        address = socket.gethostbyname("tasks.web")
-        replicas.add(address)
-        with urllib.request.urlopen(f"http://{address}:{port}/", timeout=5) as response:
-            counts["ok" if response.read().decode() == sys.argv[3] else "wrong"] += 1
+        replicas.update(socket.gethostbyname_ex("tasks.web")[2])
+        proxy = socket.gethostbyname("tasks.proxy")
+        with urllib.request.urlopen(f"http://{proxy}:8080/", timeout=5) as response:
+            counts["ok" if response.read().decode() == sys.argv[2] else "wrong"] += 1
     except OSError as error:
         counts["failed"] += 1
         print(repr(error), file=sys.stderr)
@@ -176,7 +223,7 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
     def client(seconds: float, detach: bool = False) -> str:
         command = ["run", "--label", LABEL, "--network", service, "--entrypoint", "python"]
         command += ["-d"] if detach else ["--rm"]
-        return docker(*command, f"{stack}:latest", "-c", CLIENT, str(port), str(seconds), MESSAGE)
+        return docker(*command, f"{stack}:latest", "-c", CLIENT, str(seconds), MESSAGE)
 
     watcher = None
     try:
@@ -187,6 +234,9 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
         assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"][-1] == "healthcheck.py"
         assert spec["TaskTemplate"]["ContainerSpec"]["ReadOnly"] is True
         wait_for(lambda: replicas_running(service, 2), 90, "2 replicas")
+        wait_for(lambda: replicas_running(f"{stack}_proxy", 1), 90, "the proxy")
+        # nginx answers once it has resolved the replicas' addresses.
+        wait_for(lambda: json.loads(client(0))["counts"].get("ok"), 60, "nginx to answer")
         answered = json.loads(client(3))
         assert set(answered["counts"]) == {"ok"} and len(answered["replicas"]) == 2
 
@@ -195,14 +245,14 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
         assert len(json.loads(client(3))["replicas"]) == 4
 
         # The update line rebuilds the image: change the code first, as a user would.
-        with (project / "app.py").open("a") as app:
-            app.write("\n# v2\n")
+        with (project / project.name / "views.py").open("a") as views:
+            views.write("\n# v2\n")
         watcher = client(300, detach=True)
         started = time.monotonic()
         shell(update, project)
         wait_for(lambda: replicas_running(service, 4, f"{stack}:v2"), 120, "4 updated replicas")
         rollout = time.monotonic() - started
-        time.sleep(2)  # and the updated replicas keep answering
+        after = json.loads(client(3))  # the updated replicas answer, while the watcher goes on
         docker("stop", watcher)
         counts = json.loads(docker("logs", watcher).splitlines()[-1])["counts"]
     finally:
@@ -212,6 +262,7 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
     print(f"\nrolling update of 4 replicas: {rollout:.1f}s, client requests {counts}")
     assert counts.get("failed", 0) == 0 and counts.get("wrong", 0) == 0
     assert counts["ok"] > 50
+    assert set(after["counts"]) == {"ok"} and len(after["replicas"]) == 4
     # The stack's network goes away once its tasks have stopped.
     wait_for(
         lambda: not docker("network", "ls", "-q", "--filter", f"name={service}"),

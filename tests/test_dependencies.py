@@ -1,0 +1,69 @@
+"""Dependencies: requirements.txt locks the whole tree with hashes for every offered Python; the
+README's command keeps it fresh; the image refuses a file whose hash differs from the lock's."""
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import LABEL, bake, choices, commands, run, shell
+
+LOCKS = ["requirements.txt", "requirements-dev.txt"]
+
+
+def read(project: Path) -> dict[str, str]:
+    return {name: (project / name).read_text() for name in LOCKS}
+
+
+@pytest.mark.parametrize("python", choices("python_version"), ids=lambda v: f"python_version:{v}")
+def test_the_readme_command_finds_the_locks_fresh(developed, cookies, python):
+    """The same locks serve every Python on offer: refreshing them for this bake's Python changes
+    nothing. After an edit to an input file the same command changes them."""
+    project = bake(cookies, python_version=python)
+    (project / ".venv").symlink_to(developed / ".venv")  # the tools of README's "Develop"
+    (refresh,) = commands(project / "README.md", "Dependencies")
+    locked = read(project)
+    shell(refresh, project)
+    assert read(project) == locked
+
+    with (project / "requirements.in").open("a") as inputs:
+        inputs.write("itsdangerous==2.2.0\n")  # now a direct requirement, not only flask's
+    shell(refresh, project)
+    assert read(project)["requirements.txt"] != locked["requirements.txt"]
+
+
+def test_the_lock_pins_every_package_with_its_hashes(default_project):
+    lock = (default_project / "requirements.txt").read_text()
+    entries = re.findall(
+        r"^([\w.-]+)==(\S+)((?: \\\n    --hash=sha256:[0-9a-f]{64})+)", lock, re.MULTILINE
+    )
+    names = {name for name, _, _ in entries}
+    # What Flask and Gunicorn need, below the two the app names in requirements.in.
+    assert {"flask", "gunicorn", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click",
+            "blinker"} <= names  # fmt: skip
+    requirements = [line for line in lock.splitlines() if re.match(r"\w", line)]
+    assert len(requirements) == len(entries)  # no line without a pin and hashes
+
+
+@pytest.mark.docker
+def test_a_changed_hash_fails_the_build(docker_engine, cookies, tmp_path):
+    """The hash of the wheel the image installs for flask, changed in the lock: no image."""
+    project = bake(cookies)
+    version = re.search(r"^flask==(\S+)", (project / "requirements.txt").read_text(), re.MULTILINE)[
+        1
+    ]
+    run(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+        "-d", str(tmp_path), f"flask=={version}")  # fmt: skip
+    (wheel,) = tmp_path.glob("flask-*.whl")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    lock = project / "requirements.txt"
+    assert f"--hash=sha256:{digest}" in lock.read_text()
+    lock.write_text(lock.read_text().replace(digest, "0" * 64))
+
+    result = run("docker", "build", "--label", LABEL, str(project), check=False, timeout=900)
+    assert result.returncode != 0
+    assert re.search(r"hash mismatch", result.stdout + result.stderr, re.IGNORECASE), result.stderr[
+        -2000:
+    ]
