@@ -26,10 +26,12 @@ def wrk(url: str, seconds: float, close: bool, netns: int | None = None) -> dict
     out = run(*command, timeout=seconds + 60).stdout
 
     def latency(percent: str) -> float:
-        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE).groups()
         return float(value) * UNITS_MS[unit]
 
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)  # fmt: skip
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
@@ -84,11 +86,9 @@ def timed_build(context: Path, tag: str) -> tuple[float, bool]:
     """`docker build` (BuildKit) timed whole; and whether the RUN step that installs
     requirements.txt came from the cache, read from the plain progress output."""
     started = time.monotonic()
-    log = run(
-        "docker", "build", "--progress=plain", "--label", helpers.LABEL, "-t", tag, str(context),
-        timeout=900,
-    ).stderr  # fmt: skip
+    command = ["docker", "build", "--progress=plain", "--label", helpers.LABEL, "-t", tag]
+    log = run(*command, str(context), timeout=900).stderr
     seconds = time.monotonic() - started
-    steps = re.findall(r"^#(\d+) \[[^\]]+\] RUN .*requirements", log, re.M)
+    steps = re.findall(r"^#(\d+) \[[^\]]+\] RUN .*requirements", log, re.MULTILINE)
     assert steps, f"no RUN step installs requirements.txt in:\n{log}"
-    return seconds, all(re.search(rf"^#{step} CACHED$", log, re.M) for step in steps)
+    return seconds, all(re.search(rf"^#{step} CACHED$", log, re.MULTILINE) for step in steps)

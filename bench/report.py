@@ -1,389 +1,252 @@
-"""Medians, the markdown tables, the targets and the chart, from the raw results of run.py."""
+"""The tables, in markdown, from run.py's results: medians of rounds, ratios within rounds, and
+the targets."""
 
-from pathlib import Path
+import re
+import statistics
 
-from measure import median
+from helpers import TEMPLATE
 
-SHAPES = {"keepalive": "keep-alive", "close": "no keep-alive"}
-
-
-def summarize(results: dict) -> None:
-    """Add a 'summary' to every variant and the 'targets' list to results (in place)."""
-    ceilings = {app: median(rps) for app, rps in results["ceiling_rps_per_core"].items()}
-    cores = results["meta"]["cores"]
-    for variant in results["variants"]:
-        rounds = [r for r in variant["rounds"] if "error" not in r]
-        summary = {"rounds": len(rounds), "failed_rounds": len(variant["rounds"]) - len(rounds)}
-        for shape in SHAPES:
-            loads = [r[shape] for r in rounds]
-            rps = [load["rps"] for load in loads]
-            summary[shape] = {
-                "rps": median(rps),
-                "rps_min": min(rps, default=None),
-                "rps_max": max(rps, default=None),
-                "p50_ms": median([load["p50_ms"] for load in loads]),
-                "p99_ms": median([load["p99_ms"] for load in loads]),
-                "requests": sum(load["requests"] for load in loads),
-                "socket_errors": sum(load["socket_errors"] for load in loads),
-                "non_2xx": sum(load["non_2xx"] for load in loads),
-            }
-        # Every load ran in a fresh container: each gives a cold start and a memory sample.
-        samples = [r[shape] for r in rounds for shape in SHAPES]
-        summary["pss_mb"] = median([sample["memory"]["pss_mb"] for sample in samples])
-        summary["rss_mb"] = median([sample["memory"]["rss_mb"] for sample in samples])
-        summary["workers"] = sorted({sample["memory"]["workers"] for sample in samples})
-        summary["cold_start_s"] = median([sample["cold_start_s"] for sample in samples])
-        # Loads that left more TIME_WAIT ports towards their container than half the
-        # ephemeral range: past that, finding a free port slows new connections down.
-        limit = results["meta"]["ephemeral_ports"] / 2
-        summary["port_limited_loads"] = sum(sample["time_wait_after"] > limit for sample in samples)
-        ceiling = ceilings.get(variant["app"])
-        rps = summary["keepalive"]["rps"]
-        summary["share_of_ceiling"] = rps / (ceiling * cores) if rps and ceiling else None
-        info = variant["info"]
-        base = results["meta"]["base_image_bytes"]
-        summary["image_overhead_mb"] = (info["image_bytes"] - base) / 1e6 if info else None
-        summary["bake_s"] = median(results["bake_s"].get(variant["key"], []))
-        rebuild = results["rebuild"].get(variant["key"], {})
-        for kind in ("code", "requirements"):
-            summary[f"rebuild_{kind}_s"] = median([b["seconds"] for b in rebuild.get(kind, [])])
-        code = rebuild.get("code", [])
-        summary["dep_layer_reused"] = all(b["dep_layer_cached"] for b in code) if code else None
-        variant["summary"] = summary
-    results["targets"] = targets(results)
+SHAPES = ["keep-alive", "close"]
+PATHS = ["published", "loopback"]
+# (row, numerator, denominator): variants loaded in the same round, seconds apart.
+RATIOS = [
+    ("default / seed", "default", "seed"),
+    ("gthread / default", "gthread", "default"),
+    ("access log on / off", "access log on", "default"),
+    ("json / text, access log on", "json, access log on", "access log on"),
+    ("nginx + default / default alone", "nginx + default", "default"),
+    ("nginx + gthread / nginx + default", "nginx + gthread", "nginx + default"),
+]
+SAME_IMAGE = {"access log on": "default", "json, access log on": "default"}
+# The per-worker estimate behind the memory cap of workers=auto, as the template states it.
+CONF = next(TEMPLATE.glob("*cookiecutter.project_slug*/gunicorn.conf.py")).read_text()
+WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CONF, re.MULTILINE)[1])
 
 
-def targets(results: dict) -> list[dict]:
-    by_key = {v["key"]: v["summary"] for v in results["variants"] if v["summary"]["rounds"]}
-    seed, default = by_key.get("seed"), by_key.get("default")
-    if not seed or not default:
-        return []
-    rows = []
-
-    def ratio_row(check, mine, theirs, target, at_least, extra_ok=True, note=""):
-        ratio = mine / theirs if mine is not None and theirs else None
-        if ratio is None:
-            result = "n/a"
-        else:
-            met = ratio >= target if at_least else ratio <= target
-            result = "PASS" if met and extra_ok else "MISS"
-        rows.append(
-            {
-                "check": check,
-                "default": mine,
-                "seed": theirs,
-                "ratio": ratio,
-                "target": f"{'>=' if at_least else '<='} {target}",
-                "result": result,
-                "note": note,
-            }
-        )
-
-    for shape, label in SHAPES.items():
-        errors = default[shape]["socket_errors"] + default[shape]["non_2xx"]
-        ratio_row(
-            f"Requests/s, {label}",
-            default[shape]["rps"],
-            seed[shape]["rps"],
-            1.0,
-            True,
-            extra_ok=errors == 0,
-            note=f"default errors: {errors}",
-        )
-    worker_options = [key for key in ("default", "gthread") if key in by_key]
-    for shape, label in SHAPES.items():
-        best = max(worker_options, key=lambda key: by_key[key][shape]["rps"] or 0)
-        ratio_row(
-            f"Requests/s of the best worker option, {label}",
-            by_key[best][shape]["rps"],
-            seed[shape]["rps"],
-            1.3,
-            True,
-            note=f"best: {best}",
-        )
-    for shape, label in SHAPES.items():
-        ratio_row(
-            f"p99 latency, {label}", default[shape]["p99_ms"], seed[shape]["p99_ms"], 1.5, False
-        )
-    ratio_row("Memory PSS, master + 3 workers", default["pss_mb"], seed["pss_mb"], 1.0, False)
-    ratio_row("Memory RSS, master + 3 workers", default["rss_mb"], seed["rss_mb"], 1.0, False)
-    rows[-1]["result"] = "(info)"  # the target is on PSS; RSS counts shared pages per process
-    ratio_row(
-        "Image size above python:3.11-slim",
-        default["image_overhead_mb"],
-        seed["image_overhead_mb"],
-        0.6,
-        False,
-    )
-    ratio_row(
-        "Cold start, docker run to first 200",
-        default["cold_start_s"],
-        seed["cold_start_s"],
-        1.0,
-        False,
-    )
-    reused = default["dep_layer_reused"]
-    rows.append(
-        {
-            "check": "Code-only rebuild reuses the dependency layer",
-            "default": yes_no(reused),
-            "seed": yes_no(seed["dep_layer_reused"]),
-            "ratio": None,
-            "target": "yes",
-            "result": "n/a" if reused is None else "PASS" if reused else "MISS",
-            "note": "",
-        }
-    )
-    return rows
+def median(values) -> float | None:
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
 
 
-def yes_no(value: bool | None) -> str:
-    return "n/a" if value is None else "yes" if value else "no"
+def share(mine: float | None, theirs: float | None) -> float | None:
+    return mine / theirs if mine is not None and theirs else None
 
 
-def num(value, digits: int = 0, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:,.{digits}f}{suffix}"
+def num(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
-def errors(load: dict) -> str:
-    if not load["socket_errors"] and not load["non_2xx"]:
-        return "0"
-    return f"{load['socket_errors']} socket / {load['non_2xx']} non-2xx"
+class Results:
+    """Lookups over one run's samples."""
+
+    def __init__(self, results: dict):
+        self.meta, self.images = results["meta"], results.get("images", {})
+        self.base = self.meta["base_bytes"]
+        self.loads = [load for load in results.get("loads", []) if "error" not in load]
+        self.failed = len(results.get("loads", [])) - len(self.loads)
+        self.variants = list(dict.fromkeys(load["variant"] for load in self.loads))
+        self.builds = results.get("rebuilds", [])
+
+    def pick(self, variant: str, path: str | None = None, shape: str | None = None) -> list:
+        return [
+            load
+            for load in self.loads
+            if load["variant"] == variant and path in (None, load["path"])
+            and shape in (None, load["shape"])
+        ]  # fmt: skip
+
+    def med(self, key: str, variant: str, path: str | None = None, shape: str | None = None):
+        return median(load[key] for load in self.pick(variant, path, shape))
+
+    def memory(self, key: str, variant: str) -> float | None:
+        return median(load["memory"][key] for load in self.pick(variant))
+
+    def worker(self, key: str, *variants: str) -> float | None:
+        return median(w for v in variants for load in self.pick(v) for w in load["memory"][key])
+
+    def ratio(self, numerator: str, denominator: str, path: str, shape: str) -> float | None:
+        """The median over rounds of the ratio of requests/s within each round."""
+        mine = {load["round"]: load["rps"] for load in self.pick(numerator, path, shape)}
+        theirs = {load["round"]: load["rps"] for load in self.pick(denominator, path, shape)}
+        return median(mine[r] / theirs[r] for r in mine.keys() & theirs.keys() if theirs[r])
+
+    def port_limited(self, variant: str, path: str) -> int:
+        def time_wait(load: dict) -> int:
+            return max(load.get("time_wait_host", 0), load.get("time_wait_upstream", 0))
+
+        return sum(time_wait(load) >= self.meta["port_limit"] for load in self.pick(variant, path))
+
+    def image_mb(self, variant: str) -> float | None:
+        image = self.images.get(SAME_IMAGE.get(variant, variant))
+        return (image["bytes"] - self.base) / 1e6 if image else None
+
+    def rebuilds(self, subject: str, change: str) -> list[dict]:
+        return [b for b in self.builds if b["subject"] == subject and b["change"] == change]
+
+    def rebuild_s(self, subject: str, change: str) -> float | None:
+        return median(b["seconds"] for b in self.rebuilds(subject, change))
 
 
 def markdown(results: dict) -> str:
-    meta, settings = results["meta"], results["settings"]
-    variants = results["variants"]
-    loads = [
-        sample["loadavg_before"]
-        for v in variants
-        for r in v["rounds"]
-        for sample in (r.get(shape) for shape in SHAPES)
-        if sample
-    ] or [0.0]
-    intro = (
-        f"{meta['started']}, commit {meta['commit']}; {meta['cores']} cores; "
-        f"{settings['rounds']} rounds x {settings['duration']} s per load shape "
-        f"(+{settings['warmup']} s warm-up); wrk {settings['connections']} connections, "
-        f"{settings['threads']} threads, through the published port on 127.0.0.1. "
-        "Medians across rounds; errors are totals over all rounds. Every variant runs 3 workers. "
-        f"Load average (1 min) before the loads: {min(loads):.1f} to {max(loads):.1f}."
-    )
-    out = ["# Benchmark: template bakes vs the seed", "", intro, "", "## Serving", ""]
-    rows = []
-    for v in variants:
-        s = v.get("summary")
-        if v.get("error") or not s or not s["rounds"]:
-            rows.append(
-                [v["title"], f"failed: {v.get('error') or 'every round failed'}"] + [""] * 9
-            )
-            continue
-        row = [v["title"]]
-        for shape in SHAPES:
-            load = s[shape]
-            row += [num(load["rps"]), num(load["p50_ms"], 2), num(load["p99_ms"], 2), errors(load)]
-        row += [num(100 * s["share_of_ceiling"], 1, " %") if s["share_of_ceiling"] else "—"]
-        notes = []
-        if s["failed_rounds"]:
-            notes.append(f"{s['failed_rounds']} rounds failed")
-        if s["port_limited_loads"]:
-            notes.append(f"{s['port_limited_loads']} loads port-limited")
-        row += ["; ".join(notes)]
-        rows.append(row)
-    header = ["variant"]
-    for label in SHAPES.values():
-        header += [f"{label} rps", "p50 ms", "p99 ms", "errors"]
-    header += ["keep-alive rps / ceiling", "notes"]
-    out += [table(header, rows), ""]
-    if any(v.get("summary", {}).get("port_limited_loads") for v in variants):
-        out.append(
-            "A load is port-limited when it left more than half the ephemeral port range "
-            f"({meta['ephemeral_ports']} ports) in TIME_WAIT towards its container: past that, "
-            "docker-proxy's new connections to the container stall, so that load understates "
-            "what the server can do.\n"
-        )
-
-    out += ["## Footprint and build", ""]
-    rows = []
-    for v in variants:
-        s = v.get("summary")
-        if v.get("error") or not s or not s["rounds"]:
-            continue
-        same = f"= {v['image_of']}" if v["image_of"] else None
-        rows.append(
-            [
-                v["title"],
-                num(s["pss_mb"], 1),
-                num(s["rss_mb"], 1),
-                "/".join(map(str, s["workers"])),
-                same or num(s["image_overhead_mb"], 1),
-                num(s["cold_start_s"], 2),
-                num(s["bake_s"], 2),
-                same or num(v["info"].get("build_s"), 1),
-                num(s["rebuild_code_s"], 1),
-                num(s["rebuild_requirements_s"], 1),
-                yes_no(s["dep_layer_reused"]) if s["dep_layer_reused"] is not None else "—",
-            ]
-        )
-    header = [
-        "variant",
-        "PSS MB",
-        "RSS MB",
-        "workers",
-        "image +MB",
-        "cold start s",
-        "bake s",
-        "build s (no cache)",
-        "rebuild, code change s",
-        "rebuild, requirements change s",
-        "code rebuild reuses deps layer",
+    r = Results(results)
+    meta, settings = r.meta, results["settings"]
+    cores = meta["cores"]
+    out = [
+        "# Benchmark: template bakes vs the seed",
+        "",
+        (
+            f"{meta['started']}, commit {meta['commit']}, {cores} cores, load average "
+            f"{' then '.join(meta['loadavg'])}, Docker {meta['docker']}. Run time "
+            f"{meta.get('minutes', 0):.1f} min. Rounds: {settings['rounds']}; each load is "
+            f"`wrk -t2 -c50` for {settings['duration']} s after 1 s of warm-up, on a fresh "
+            "container (or stack); 3 Gunicorn workers everywhere. Medians of rounds; errors "
+            "(socket errors and non-2xx) summed over rounds."
+        ),
+        "",
+        "## Serving",
+        "",
+        (
+            "*published*: wrk on the host, through the port published on 127.0.0.1 "
+            "(docker-proxy). *loopback*: wrk inside the container's network namespace (for a "
+            "stack, nginx's) on 127.0.0.1. keep-alive: wrk reuses connections (a sync worker "
+            "still closes each one); close: `Connection: close`, a new connection per request. "
+            f"On {cores} cores wrk, docker-proxy, nginx and Gunicorn share the CPUs, so a proxy "
+            "in front costs CPU the workers would have had; the stack runs with the CPU and "
+            "memory limits compose.yaml sets."
+        ),
+        "",
     ]
-    out += [table(header, rows), ""]
-
-    ceilings = results["ceiling_rps_per_core"]
-    ceiling = (
-        "In-process ceiling (the app called as a WSGI callable in one process, with bench's "
-        f"Flask {meta['bench_flask']}): seed app {num(median(ceilings['seed']))} rps, template "
-        f"app {num(median(ceilings['template']))} rps per core. Times {meta['cores']} cores, "
-        "that is the most any server could serve here with no HTTP parsing and no sockets; "
-        "wrk also runs on these cores."
-    )
-    out += [ceiling, "", "Variants:", ""]
-    for v in variants:
-        versions = ", ".join(
-            f"{k} {val}" for k, val in v["info"].get("versions", {}).items() if val
-        )
-        out.append(f"- **{v['title']}**: {v['what']}" + (f" ({versions})" if versions else ""))
-    fast = results["fast_extra"]
-    verdict = "installs" if fast["ok"] else f"fails: `{fast['error']}`"
-    out += ["", f"`{fast['command']}` in `python:3.11` (pip {fast['pip']}): {verdict}", ""]
-
-    out += ["## Targets (default bake vs seed)", ""]
     rows = []
-    for t in results["targets"]:
-        fmt = (lambda x: x) if isinstance(t["default"], str) else (lambda x: num(x, 2))
+    for variant in r.variants:
+        for path in PATHS:
+            row = [variant, path]
+            for shape in SHAPES:
+                loads = r.pick(variant, path, shape)
+                row += [num(r.med("rps", variant, path, shape))]
+                row += [num(r.med(p, variant, path, shape), 1) for p in ("p50_ms", "p99_ms")]
+                row += [str(sum(load["errors"] + load["non_2xx"] for load in loads))]
+            limited = r.port_limited(variant, path)
+            rows.append(row + [f"{limited} loads port-limited" if limited else ""])
+    header = ["variant", "path"]
+    for shape in SHAPES:
+        header += [f"{shape} req/s", "p50 ms", "p99 ms", "errors"]
+    out += [table([*header, "notes"], rows), ""]
+    if r.failed:
+        out += [f"{r.failed} loads failed: see results.json.", ""]
+
+    out += ["## Ratios of requests/s", "", "Medians over rounds of the ratio within a round.", ""]
+    rows = []
+    for label, numerator, denominator in RATIOS:
+        cells = [r.ratio(numerator, denominator, p, s) for p in PATHS for s in SHAPES]
+        rows.append([label] + ["—" if c is None else f"{c:.2f} ({c - 1:+.0%})" for c in cells])
+    out += [table(["ratio"] + [f"{p} {s}" for p in PATHS for s in SHAPES], rows), ""]
+    for variant in ("nginx + default", "nginx + gthread"):
+        per_request = median(
+            load["time_wait_upstream"] / load["all_requests"] for load in r.pick(variant)
+        )
+        if per_request is None:
+            continue
+        line = f"- {variant}: nginx left {per_request:.2f} connections to Gunicorn in TIME_WAIT"
+        line += " per request"
+        if per_request > 0.01:  # a new upstream connection per request: sync workers close them
+            rate = meta["port_limit"] / 60 / per_request
+            line += (
+                f". Sustained above about {rate:,.0f} requests/s, they fill half its ephemeral "
+                f"ports ({meta['port_limit']:,}) within TIME_WAIT's 60 s, and its new "
+                "connections to Gunicorn stall (loads here are kept shorter than that)."
+            )
+        out.append(line + ("" if per_request > 0.01 else ": upstream keep-alive reuses them."))
+    out.append("")
+
+    out += ["## Footprint", ""]
+    rows = []
+    for variant in [v for v in r.variants if r.pick(v) and "memory" in r.pick(v)[0]]:
+        workers = {len(load["memory"]["worker_pss_mib"]) for load in r.pick(variant)}
         rows.append(
             [
-                t["check"],
-                fmt(t["default"]),
-                fmt(t["seed"]),
-                num(t["ratio"], 2),
-                t["target"],
-                t["result"],
-                t["note"],
+                variant,
+                num(r.memory("pss_mib", variant), 1),
+                num(r.memory("rss_mib", variant), 1),
+                num(r.worker("worker_pss_mib", variant), 1),
+                num(r.worker("worker_private_mib", variant), 1),
+                "/".join(map(str, sorted(workers))),
+                num(r.image_mb(variant), 1),
+                num(r.med("cold_start_s", variant), 2),
             ]
         )
-    out += [table(["check", "default", "seed", "ratio", "target", "result", "note"], rows), ""]
-    if meta.get("other_containers"):
-        out.append(
-            f"Other containers were running during the run (up to {meta['other_containers']}): "
-            "they share the cores, so absolute numbers are noisier; ratios still compare "
-            "variants measured in the same rounds."
-        )
-    return "\n".join(out)
+    header = ["variant", "PSS MiB, master + workers", "RSS MiB", "PSS MiB per worker"]
+    header += ["private MiB per worker", "workers", "image MB above base", "cold start s"]
+    worker_pss = r.worker("worker_pss_mib", "default", "gthread")
+    out += [
+        table(header, rows),
+        "",
+        (
+            "Memory from /proc/PID/smaps_rollup right after each load: PSS divides each shared "
+            "page among the processes that map it; a worker's private memory is what it alone "
+            "maps. Image size is above python:3.11-slim. Cold start: `docker run` to the first "
+            f"200. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
+            f"the {WORKER_MEMORY_MIB} MiB per worker that caps workers=auto by the memory "
+            "limit (WORKER_MEMORY in gunicorn.conf.py). Flask and Gunicorn in the images: "
+            + "; ".join(f"{name} {image['flask_gunicorn']}" for name, image in r.images.items())
+            + "."
+        ),
+        "",
+    ]
 
-
-def chart(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    variants = [v for v in results["variants"] if v.get("summary", {}).get("rounds")]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
-
-    def bars(ax, chosen: list[dict], series: dict, title: str, unit: str) -> None:
-        """Grouped bars; a series is (values) or (values, (lows, highs)) for whiskers."""
-        width = 0.8 / len(series)
-        for i, (label, values) in enumerate(series.items()):
-            values, spread = values if isinstance(values, tuple) else (values, None)
-            offsets = [p - 0.4 + width * (i + 0.5) for p in range(len(chosen))]
-            heights = [v or 0 for v in values]
-            errors = None
-            if spread:  # min and max across rounds around the median
-                errors = [
-                    [h - (lo or h) for h, lo in zip(heights, spread[0])],
-                    [(hi or h) - h for h, hi in zip(heights, spread[1])],
+    out += ["## Rebuild", ""]
+    rows = []
+    for subject in dict.fromkeys(b["subject"] for b in r.builds):
+        for change in ("requirements", "code"):
+            builds = r.rebuilds(subject, change)
+            seconds = [b["seconds"] for b in builds]
+            cached = sum(b["dependencies_cached"] for b in builds)
+            rows.append(
+                [
+                    subject,
+                    f"{change} change",
+                    num(median(seconds), 2),
+                    f"{min(seconds):.2f} to {max(seconds):.2f}",
+                    f"cached in {cached} of {len(builds)}",
                 ]
-            ax.bar(offsets, heights, width, label=label, yerr=errors, capsize=3)
-        ax.set_title(title)
-        ax.set_ylabel(unit)
-        ax.set_xticks(
-            range(len(chosen)), [v["title"] for v in chosen], rotation=30, ha="right", fontsize=8
-        )
-        if len(series) > 1:
-            ax.legend(fontsize=8)
+            )
+    out += [
+        (
+            "`docker build` (BuildKit), timed whole, after appending a comment with a fresh "
+            "random value to requirements.txt, or to the app's code (views.py; the seed's "
+            "app.py). An untimed rebuild first fills the cache mount uv installs from."
+        ),
+        "",
+        table(["project", "after a", "seconds", "range", "dependency layer"], rows),
+        "",
+    ]
 
-    def values(chosen: list[dict], *keys: str) -> list:
-        out = []
-        for v in chosen:
-            value = v["summary"]
-            for key in keys:
-                value = value[key]
-            out.append(value)
-        return out
-
-    rps = {
-        label: (
-            values(variants, shape, "rps"),
-            (values(variants, shape, "rps_min"), values(variants, shape, "rps_max")),
-        )
-        for shape, label in SHAPES.items()
-    }
-    bars(
-        axes[0][0], variants, rps, "Requests/s (median; whiskers: min-max of rounds)", "requests/s"
-    )
-    bars(
-        axes[0][1],
-        variants,
-        {label: values(variants, shape, "p99_ms") for shape, label in SHAPES.items()},
-        "p99 latency (median)",
-        "ms",
-    )
-    bars(
-        axes[0][2],
-        variants,
-        {"PSS": values(variants, "pss_mb"), "RSS": values(variants, "rss_mb")},
-        "Memory, master + 3 workers, after load",
-        "MB",
-    )
-    built = [v for v in variants if not v["image_of"]]
-    bars(
-        axes[1][0],
-        built,
-        {"image": values(built, "image_overhead_mb")},
-        "Image size above python:3.11-slim",
-        "MB",
-    )
-    bars(
-        axes[1][1],
-        variants,
-        {"cold start": values(variants, "cold_start_s")},
-        "Cold start: docker run to first 200 (median)",
-        "s",
-    )
-    rebuilt = [v for v in variants if v["summary"]["rebuild_code_s"] is not None]
-    bars(
-        axes[1][2],
-        rebuilt,
-        {
-            "code change": values(rebuilt, "rebuild_code_s"),
-            "requirements change": values(rebuilt, "rebuild_requirements_s"),
-        },
-        "Rebuild time, legacy builder",
-        "s",
-    )
-    settings = results["settings"]
-    fig.suptitle(
-        f"Template bakes vs seed: {settings['rounds']} rounds x {settings['duration']} s "
-        f"per load, {results['meta']['started']}"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    code = r.rebuilds("default", "code")
+    reused = sum(b["dependencies_cached"] for b in code) / len(code) if code else None
+    requirements = [r.rebuild_s(s, "requirements") for s in ("default", "seed")]
+    image = share(r.image_mb("default"), r.image_mb("seed"))
+    pss = share(r.memory("pss_mib", "default"), r.memory("pss_mib", "seed"))
+    cold = share(r.med("cold_start_s", "default"), r.med("cold_start_s", "seed"))
+    targets = [
+        ("Image above the base, default / seed", image, "<=", 0.25),
+        ("Rebuild after a requirements change, default (s)", requirements[0], "<=", 1),
+        ("Rebuild after a requirements change, default / seed", share(*requirements), "<=", 0.25),
+        ("Code-only rebuilds that reuse the dependency layer (share)", reused, ">=", 1),
+        ("PSS of one worker (MiB), within WORKER_MEMORY", worker_pss, "<=", WORKER_MEMORY_MIB),
+        ("PSS master + workers, default / seed", pss, "<=", 1),
+        ("Cold start, default / seed", cold, "<=", 1),
+    ]
+    for shape in SHAPES:
+        value = r.ratio("default", "seed", "published", shape)
+        targets.append((f"Requests/s published {shape}, default / seed", value, ">=", 1))
+    rows = []
+    for check, value, op, limit in targets:
+        met = None if value is None else value <= limit if op == "<=" else value >= limit
+        result = "n/a" if met is None else "PASS" if met else "MISS"
+        rows.append([check, num(value, 2), f"{op} {limit}", result])
+    out += ["## Targets", "", table(["check", "value", "target", "result"], rows)]
+    return "\n".join(out)

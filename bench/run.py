@@ -1,6 +1,6 @@
 """Benchmark: the template's bakes against the seed project, served, measured and rebuilt.
 
-    .venv/bin/python bench/run.py                          # 3 rounds x 5 s per load
+    .venv/bin/python bench/run.py                          # 5 rounds x 3 s per load
     .venv/bin/python bench/run.py --rounds 1 --duration 2  # a quick look
 
 Builds every image from the same base images, then loads the variants in rounds that alternate
@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,10 +28,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-import helpers  # noqa: E402
-import measure  # noqa: E402
-import report  # noqa: E402
-from helpers import TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run  # noqa: E402
+import measure
+import report
+
+import helpers
+from helpers import TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run
 
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = f"bench-{RUN_ID}"  # names of our images, containers, network and Compose projects
@@ -82,8 +84,8 @@ def build_images(tmp: Path) -> dict:
             else:
                 answers = [f"{name}={value}" for name, value in variant.answers.items()]
                 out = tmp / slug
-                baked = cookiecutter(str(TEMPLATE), "--no-input", "-o", str(out), *answers,
-                                     cwd=tmp, home=tmp / "home")  # fmt: skip
+                command = [str(TEMPLATE), "--no-input", "--output-dir", str(out), *answers]
+                baked = cookiecutter(*command, cwd=tmp, home=tmp / "home")
                 assert baked.returncode == 0, baked.stderr
                 (context,) = out.iterdir()
             tag = f"{PREFIX}-{slug}"
@@ -91,19 +93,21 @@ def build_images(tmp: Path) -> dict:
             build(context, tag)
             images[key] = {"context": context, "image": tag, "variant": variant.name}
         variant.context, variant.image = images[key]["context"], images[key]["image"]
-    version = "import importlib.metadata as m; print(m.version('flask'), m.version('gunicorn'))"
+    return {image.pop("variant"): image | describe(image["image"]) for image in images.values()}
+
+
+def describe(image: str) -> dict:
+    """Size, and the Flask and Gunicorn the image serves with (the seed's Gunicorn is unpinned)."""
+    python = ["--entrypoint", "/opt/venv/bin/python", image, "-c"]
+    code = "from importlib.metadata import version as v; "
+    code += "print('flask', v('flask') + ', gunicorn', v('gunicorn'))"
     return {
-        image["variant"]: {
-            "tag": image["image"],
-            "bytes": int(docker("image", "inspect", "--format", "{{.Size}}", image["image"])),
-            "flask_gunicorn": docker("run", "--rm", "--label", helpers.LABEL, "--entrypoint",
-                                     "/opt/venv/bin/python", image["image"], "-c", version),
-        }  # fmt: skip
-        for image in images.values()
+        "bytes": int(docker("image", "inspect", "--format", "{{.Size}}", image)),
+        "flask_gunicorn": docker("run", "--rm", "--label", helpers.LABEL, *python, code),
     }
 
 
-def addresses():
+def network():
     """Our network, and addresses on it never used before in this run. Closed connections to an
     address stay in TIME_WAIT for 60 s (docker-proxy's on the host, nginx's in its namespace),
     and Docker gives a new container the address the last one freed."""
@@ -112,6 +116,9 @@ def addresses():
     subnet = docker("network", "inspect", "--format", "{{(index .IPAM.Config 0).Subnet}}", NETWORK)
     docker("network", "rm", NETWORK)
     docker("network", "create", "--label", helpers.LABEL, "--subnet", subnet, NETWORK)
+    # An idle container keeps it in use between loads: others' clean-ups remove unused networks.
+    idle = ["--network", NETWORK, "--entrypoint", "sleep", BASES[1], "infinity"]
+    docker("run", "--detach", "--label", helpers.LABEL, "--name", f"{PREFIX}-anchor", *idle)
     # The first ten are left to Docker: the gateway, and the stacks' Gunicorn containers.
     return (str(ip) for ip in itertools.islice(ipaddress.ip_network(subnet).hosts(), 10, None))
 
@@ -129,20 +136,27 @@ def started(variant: Variant, ip: str, tmp: Path):
     # workers, as everywhere), our network and label, and the proxy at ip.
     project = f"{PREFIX}-{ip.replace('.', '-')}"
     override = tmp / f"{project}.json"  # JSON is YAML
-    override.write_text(json.dumps({
-        "services": {
-            "web": {"image": variant.image, "deploy": {"replicas": 1},
-                    "labels": dict([helpers.LABEL.split("=")])},
-            "proxy": {"networks": {"web": {"ipv4_address": ip}},
-                      "labels": dict([helpers.LABEL.split("=")])},
-        },
-        "networks": {"web": {"name": NETWORK, "external": True}},
-    }))  # fmt: skip
+    labels = dict([helpers.LABEL.split("=")])
+    web = {"image": variant.image, "deploy": {"replicas": 1}, "labels": labels}
+    proxy = {"networks": {"web": {"ipv4_address": ip}}, "labels": labels}
+    networks = {"web": {"name": NETWORK, "external": True}}
+    override.write_text(
+        json.dumps({"services": {"web": web, "proxy": proxy}, "networks": networks})
+    )
     compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", str(override)]
     port = helpers.free_port()
     try:
-        run(*compose, "up", "--detach", "--no-build", "--pull", "never", cwd=variant.context,
-            env={**os.environ, "PUBLISH_PORT": str(port)})  # fmt: skip
+        environ = {**os.environ, "PUBLISH_PORT": str(port)}
+        run(
+            *compose,
+            "up",
+            "--detach",
+            "--no-build",
+            "--pull",
+            "never",
+            cwd=variant.context,
+            env=environ,
+        )
         pid = int(docker("inspect", "--format", "{{.State.Pid}}", f"{project}-proxy-1"))
         yield f"http://127.0.0.1:{port}/", pid, 8080
     finally:
@@ -168,7 +182,7 @@ def load(variant: Variant, path: str, close: bool, ip: str, tmp: Path, seconds: 
 
 
 def serve(tmp: Path, rounds: int, seconds: int) -> list[dict]:
-    ips = addresses()
+    ips = network()
     samples = []
     for number, (path, close), variant in itertools.product(range(1, rounds + 1), LOADS, VARIANTS):
         shape = "close" if close else "keep-alive"
@@ -176,10 +190,12 @@ def serve(tmp: Path, rounds: int, seconds: int) -> list[dict]:
         try:
             sample |= load(variant, path, close, next(ips), tmp, seconds)
             shown = f"{sample['rps']:7,.0f} rps  p99 {sample['p99_ms']:6.1f} ms"
-        except (AssertionError, RuntimeError, OSError, measure.subprocess.SubprocessError) as error:
+        except (AssertionError, RuntimeError, OSError, subprocess.SubprocessError) as error:
             sample["error"] = shown = str(error).strip().splitlines()[0][:200]
         samples.append(sample)
-        print(f"round {number}/{rounds}  {path:9} {shape:10}  {variant.name:20} {shown}", flush=True)
+        print(
+            f"round {number}/{rounds}  {path:9} {shape:10}  {variant.name:20} {shown}", flush=True
+        )
     return samples
 
 
@@ -201,33 +217,35 @@ def rebuilds(rounds: int) -> list[dict]:
     for number, name in itertools.product(range(1, rounds + 1), subjects):
         for kind, changed in (("requirements", "requirements.txt"), ("code", code[name])):
             seconds, cached = rebuild(name, changed)
-            samples.append({"subject": name, "change": kind, "round": number,
-                            "seconds": seconds, "dependencies_cached": cached})  # fmt: skip
+            sample = {"subject": name, "change": kind, "round": number, "seconds": seconds}
+            samples.append(sample | {"dependencies_cached": cached})
             layer = "cached" if cached else "rebuilt"
-            print(f"rebuild {number}/{rounds}  {name:8} {kind:12} {seconds:5.2f} s, dependency layer {layer}", flush=True)  # fmt: skip
+            print(f"rebuild {number}/{rounds}  {name:8} {kind:12} {seconds:5.2f} s, deps {layer}")
     return samples
 
 
 def preflight() -> None:
     missing = [tool for tool in ("docker", "wrk", "ss", "nsenter") if not shutil.which(tool)]
     if missing or os.geteuid():
-        raise SystemExit(f"bench needs root (nsenter, containers' /proc) and {', '.join(missing) or 'its tools'}")  # fmt: skip
+        raise SystemExit(f"bench/run.py runs as root (nsenter, /proc) and needs {missing}")
     if problem := helpers.engine_problem():
         raise SystemExit(problem)
-    absent = [base for base in BASES if run("docker", "image", "inspect", base, check=False).returncode]  # fmt: skip
-    if absent:
-        raise SystemExit(f"missing base images: {', '.join(absent)}")
+    if run("docker", "compose", "version", check=False).returncode:
+        raise SystemExit("bench/run.py runs the stack with Docker Compose v2: it is missing")
+    if run("docker", "image", "inspect", *BASES, check=False).returncode:
+        raise SystemExit(f"bench/run.py builds and runs from {', '.join(BASES)}: one is missing")
 
 
 def meta() -> dict:
     def git(*args: str) -> str:
         return run("git", "-C", str(TEMPLATE), *args, check=False).stdout.strip()
 
+    versions = "client {{.Client.Version}}, engine {{.Server.Version}}"
     return {
         "started": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": git("rev-parse", "--short", "HEAD") + (" + changes" if git("status", "--porcelain") else ""),  # fmt: skip
+        "commit": git("rev-parse", "--short", "HEAD") + (" + changes" * bool(git("status", "-s"))),
         "cores": os.cpu_count(),
-        "docker": docker("version", "--format", "client {{.Client.Version}}, engine {{.Server.Version}}"),  # fmt: skip
+        "docker": docker("version", "--format", versions),
         "loadavg": [Path("/proc/loadavg").read_text().split()[0]],
         "base_bytes": int(docker("image", "inspect", "--format", "{{.Size}}", "python:3.11-slim")),
         "port_limit": measure.PORT_LIMIT,
@@ -236,8 +254,9 @@ def meta() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all variants (3)")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per load (5)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all variants (5)")
+    # Short loads: each leaves a sync server's closed connections in TIME_WAIT (see network()).
+    parser.add_argument("--duration", type=int, default=3, help="seconds per load (3)")
     args = parser.parse_args()
     preflight()
     # docker stop or kill: unwind through the finally blocks, as Ctrl-C does.
@@ -249,6 +268,8 @@ def main() -> None:
         results["images"] = build_images(tmp)
         results["rebuilds"] = rebuilds(args.rounds)
         results["loads"] = serve(tmp, args.rounds, args.duration)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # let the clean-up finish
             signal.signal(signum, signal.SIG_IGN)
@@ -263,7 +284,7 @@ def main() -> None:
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / "results.md").write_text(text + "\n")
     (BENCH / "results" / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    print(f"wrote bench/results/results.md and results.json; total {results['meta']['minutes']:.1f} min")  # fmt: skip
+    print(f"wrote bench/results/; total run time {results['meta']['minutes']:.1f} min")
 
 
 if __name__ == "__main__":

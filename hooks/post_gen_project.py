@@ -5,7 +5,13 @@ import shutil
 from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-OPTIONAL_FILES = {"compose.yaml": "compose", "nginx.conf": "compose", "k8s": "kubernetes"}
+OPTIONAL_FILES = {
+    "compose.yaml": "compose",
+    "nginx.conf": "compose",
+    "k8s": "kubernetes",
+    ".github": "ci",
+    ".pre-commit-config.yaml": "ci",
+}
 
 for name, option in OPTIONAL_FILES.items():
     path = Path(name)

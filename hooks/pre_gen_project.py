@@ -20,7 +20,7 @@ CHOICES = {
     "worker_class": ["sync", "gthread"],
     "python_version": ["3.11", "3.12", "3.13", "3.14", "3.15"],
 }
-YES_NO = ["compose", "kubernetes"]
+YES_NO = ["compose", "kubernetes", "ci"]
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 SLUG_LENGTH = 63  # the longest Kubernetes name and label value

@@ -31,14 +31,14 @@ WORKER_OPTIONS = [
     {"worker_class": "gthread", "threads": "2"},
     {"worker_class": "gthread", "threads": "8"},
 ]
-# compose x kubernetes, each with its own replica count.
+# compose x kubernetes, each with its own replica count, with and without the CI files.
 DEPLOYMENTS = [
-    {"compose": compose, "kubernetes": kubernetes, "replicas": replicas}
-    for compose, kubernetes, replicas in [
-        ("no", "no", "2"),
-        ("yes", "no", "1"),
-        ("no", "yes", "3"),
-        ("yes", "yes", "2"),
+    {"compose": compose, "kubernetes": kubernetes, "replicas": replicas, "ci": ci}
+    for compose, kubernetes, replicas, ci in [
+        ("no", "no", "2", "no"),
+        ("yes", "no", "1", "yes"),
+        ("no", "yes", "3", "yes"),
+        ("yes", "yes", "2", "no"),
     ]
 ]
 SWEEP = combinations(PYTHONS, PORTS, WORKERS, WORKER_OPTIONS, DEPLOYMENTS)
