@@ -47,39 +47,35 @@ class Results:
     def __init__(self, results: dict):
         self.meta, self.images = results["meta"], results.get("images", {})
         self.base = self.meta["base_bytes"]
-        self.loads = [load for load in results.get("loads", []) if "error" not in load]
-        self.failed = len(results.get("loads", [])) - len(self.loads)
-        self.variants = list(dict.fromkeys(load["variant"] for load in self.loads))
+        self.samples = [s for s in results.get("samples", []) if "error" not in s]
+        self.failed = len(results.get("samples", [])) - len(self.samples)
+        self.variants = list(dict.fromkeys(s["variant"] for s in self.samples))
         self.builds = results.get("rebuilds", [])
 
-    def pick(self, variant: str, path: str | None = None, shape: str | None = None) -> list:
-        return [
-            load
-            for load in self.loads
-            if load["variant"] == variant and path in (None, load["path"])
-            and shape in (None, load["shape"])
-        ]  # fmt: skip
+    def pick(self, variant: str, shape: str | None = None) -> list[dict]:
+        """The samples of a variant: one container (or stack) each, loaded by both paths."""
+        return [s for s in self.samples if s["variant"] == variant and shape in (None, s["shape"])]
 
-    def med(self, key: str, variant: str, path: str | None = None, shape: str | None = None):
-        return median(load[key] for load in self.pick(variant, path, shape))
+    def med(self, key: str, variant: str, path: str, shape: str) -> float | None:
+        return median(sample[path][key] for sample in self.pick(variant, shape))
 
     def memory(self, key: str, variant: str) -> float | None:
-        return median(load["memory"][key] for load in self.pick(variant))
+        return median(sample["memory"][key] for sample in self.pick(variant))
 
     def worker(self, key: str, *variants: str) -> float | None:
-        return median(w for v in variants for load in self.pick(v) for w in load["memory"][key])
+        return median(w for v in variants for s in self.pick(v) for w in s["memory"][key])
 
     def ratio(self, numerator: str, denominator: str, path: str, shape: str) -> float | None:
         """The median over rounds of the ratio of requests/s within each round."""
-        mine = {load["round"]: load["rps"] for load in self.pick(numerator, path, shape)}
-        theirs = {load["round"]: load["rps"] for load in self.pick(denominator, path, shape)}
+        mine = {s["round"]: s[path]["rps"] for s in self.pick(numerator, shape)}
+        theirs = {s["round"]: s[path]["rps"] for s in self.pick(denominator, shape)}
         return median(mine[r] / theirs[r] for r in mine.keys() & theirs.keys() if theirs[r])
 
-    def port_limited(self, variant: str, path: str) -> int:
-        def time_wait(load: dict) -> int:
-            return max(load.get("time_wait_host", 0), load.get("time_wait_upstream", 0))
+    def port_limited(self, variant: str) -> int:
+        def time_wait(sample: dict) -> int:
+            return max(sample["time_wait_host"], sample.get("time_wait_upstream", 0))
 
-        return sum(time_wait(load) >= self.meta["port_limit"] for load in self.pick(variant, path))
+        return sum(time_wait(sample) >= self.meta["port_limit"] for sample in self.pick(variant))
 
     def image_mb(self, variant: str) -> float | None:
         image = self.images.get(SAME_IMAGE.get(variant, variant))
@@ -102,10 +98,11 @@ def markdown(results: dict) -> str:
         (
             f"{meta['started']}, commit {meta['commit']}, {cores} cores, load average "
             f"{' then '.join(meta['loadavg'])}, Docker {meta['docker']}. Run time "
-            f"{meta.get('minutes', 0):.1f} min. Rounds: {settings['rounds']}; each load is "
-            f"`wrk -t2 -c50` for {settings['duration']} s after 1 s of warm-up, on a fresh "
-            "container (or stack); 3 Gunicorn workers everywhere. Medians of rounds; errors "
-            "(socket errors and non-2xx) summed over rounds."
+            f"{meta.get('minutes', 0):.1f} min. Rounds: {settings['rounds']}. In each, every "
+            "variant and shape gets a fresh container (or stack), warmed up for 1 s, then loaded "
+            f"by `wrk -t2 -c50` for {settings['duration']} s through each path. 3 Gunicorn "
+            "workers everywhere. Medians of rounds; requests/s count 2xx responses; errors "
+            "(socket errors and non-2xx responses) are summed over rounds."
         ),
         "",
         "## Serving",
@@ -126,18 +123,18 @@ def markdown(results: dict) -> str:
         for path in PATHS:
             row = [variant, path]
             for shape in SHAPES:
-                loads = r.pick(variant, path, shape)
+                loads = [sample[path] for sample in r.pick(variant, shape)]
                 row += [num(r.med("rps", variant, path, shape))]
                 row += [num(r.med(p, variant, path, shape), 1) for p in ("p50_ms", "p99_ms")]
                 row += [str(sum(load["errors"] + load["non_2xx"] for load in loads))]
-            limited = r.port_limited(variant, path)
-            rows.append(row + [f"{limited} loads port-limited" if limited else ""])
+            limited = r.port_limited(variant)
+            rows.append(row + [f"port-limited in {limited} rounds" if limited else ""])
     header = ["variant", "path"]
     for shape in SHAPES:
         header += [f"{shape} req/s", "p50 ms", "p99 ms", "errors"]
     out += [table([*header, "notes"], rows), ""]
     if r.failed:
-        out += [f"{r.failed} loads failed: see results.json.", ""]
+        out += [f"{r.failed} containers failed: see results.json.", ""]
 
     out += ["## Ratios of requests/s", "", "Medians over rounds of the ratio within a round.", ""]
     rows = []
@@ -146,27 +143,22 @@ def markdown(results: dict) -> str:
         rows.append([label] + ["—" if c is None else f"{c:.2f} ({c - 1:+.0%})" for c in cells])
     out += [table(["ratio"] + [f"{p} {s}" for p in PATHS for s in SHAPES], rows), ""]
     for variant in ("nginx + default", "nginx + gthread"):
-        per_request = median(
-            load["time_wait_upstream"] / load["all_requests"] for load in r.pick(variant)
-        )
+        per_request = median(s["time_wait_upstream"] / s["requests"] for s in r.pick(variant))
         if per_request is None:
             continue
-        line = f"- {variant}: nginx left {per_request:.2f} connections to Gunicorn in TIME_WAIT"
-        line += " per request"
-        if per_request > 0.01:  # a new upstream connection per request: sync workers close them
-            rate = meta["port_limit"] / 60 / per_request
-            line += (
-                f". Sustained above about {rate:,.0f} requests/s, they fill half its ephemeral "
-                f"ports ({meta['port_limit']:,}) within TIME_WAIT's 60 s, and its new "
-                "connections to Gunicorn stall (loads here are kept shorter than that)."
-            )
-        out.append(line + ("" if per_request > 0.01 else ": upstream keep-alive reuses them."))
+        rate = meta["port_limit"] / 60 / per_request if per_request else float("inf")
+        out.append(
+            f"- {variant}: nginx left {per_request:.2f} connections to Gunicorn in TIME_WAIT per "
+            f"request. Sustained above about {rate:,.0f} requests/s, they would fill half its "
+            f"ephemeral ports ({meta['port_limit']:,}) within TIME_WAIT's 60 s, and its new "
+            "connections to Gunicorn would stall (the loads here are shorter)."
+        )
     out.append("")
 
     out += ["## Footprint", ""]
     rows = []
     for variant in [v for v in r.variants if r.pick(v) and "memory" in r.pick(v)[0]]:
-        workers = {len(load["memory"]["worker_pss_mib"]) for load in r.pick(variant)}
+        workers = {len(sample["memory"]["worker_pss_mib"]) for sample in r.pick(variant)}
         rows.append(
             [
                 variant,
@@ -176,7 +168,7 @@ def markdown(results: dict) -> str:
                 num(r.worker("worker_private_mib", variant), 1),
                 "/".join(map(str, sorted(workers))),
                 num(r.image_mb(variant), 1),
-                num(r.med("cold_start_s", variant), 2),
+                num(median(sample["cold_start_s"] for sample in r.pick(variant)), 2),
             ]
         )
     header = ["variant", "PSS MiB, master + workers", "RSS MiB", "PSS MiB per worker"]
@@ -186,7 +178,7 @@ def markdown(results: dict) -> str:
         table(header, rows),
         "",
         (
-            "Memory from /proc/PID/smaps_rollup right after each load: PSS divides each shared "
+            "Memory from /proc/PID/smaps_rollup right after the loads: PSS divides each shared "
             "page among the processes that map it; a worker's private memory is what it alone "
             "maps. Image size is above python:3.11-slim. Cold start: `docker run` to the first "
             f"200. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
@@ -230,7 +222,7 @@ def markdown(results: dict) -> str:
     requirements = [r.rebuild_s(s, "requirements") for s in ("default", "seed")]
     image = share(r.image_mb("default"), r.image_mb("seed"))
     pss = share(r.memory("pss_mib", "default"), r.memory("pss_mib", "seed"))
-    cold = share(r.med("cold_start_s", "default"), r.med("cold_start_s", "seed"))
+    cold = share(*(median(s["cold_start_s"] for s in r.pick(v)) for v in ("default", "seed")))
     targets = [
         ("Image above the base, default / seed", image, "<=", 0.25),
         ("Rebuild after a requirements change, default (s)", requirements[0], "<=", 1),
@@ -247,6 +239,6 @@ def markdown(results: dict) -> str:
     for check, value, op, limit in targets:
         met = None if value is None else value <= limit if op == "<=" else value >= limit
         result = "n/a" if met is None else "PASS" if met else "MISS"
-        rows.append([check, num(value, 2), f"{op} {limit}", result])
+        rows.append([check, "—" if value is None else f"{value:.3g}", f"{op} {limit}", result])
     out += ["## Targets", "", table(["check", "value", "target", "result"], rows)]
     return "\n".join(out)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/run.py --rounds 1 --duration 2  # a quick look
 
 Builds every image from the same base images, then loads the variants in rounds that alternate
-them (A, B, C, A, B, C, ...), each load against a fresh container or stack; the tables show
+them (A, B, C, A, B, C, ...), each shape of load on a fresh container or stack; the tables show
 medians of rounds. Prints the tables and writes bench/results/. See bench/README.md.
 """
 
@@ -43,7 +43,7 @@ NETWORK = PREFIX
 PORT = 6000  # where the seed and the default bake listen
 BASES = ["python:3.11", "python:3.11-slim", "nginx:1.30.4-alpine"]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
-LOADS = [("published", False), ("published", True), ("loopback", False), ("loopback", True)]
+PATHS = ["published", "loopback"]  # through docker-proxy; inside the container's namespace
 
 
 @dataclass
@@ -89,7 +89,7 @@ def build_images(tmp: Path) -> dict:
                 assert baked.returncode == 0, baked.stderr
                 (context,) = out.iterdir()
             tag = f"{PREFIX}-{slug}"
-            print(f"build {tag}", flush=True)
+            print(f"build {tag}")
             build(context, tag)
             images[key] = {"context": context, "image": tag, "variant": variant.name}
         variant.context, variant.image = images[key]["context"], images[key]["image"]
@@ -126,15 +126,17 @@ def network():
 @contextlib.contextmanager
 def started(variant: Variant, ip: str, tmp: Path):
     """A fresh container, or Compose stack, with its front at ip. Yields (the published URL,
-    the pid whose network namespace serves, the port inside it)."""
+    its containers, the pid whose network namespace serves, the port inside it)."""
+    name = f"{PREFIX}-{ip.replace('.', '-')}"
     if not variant.nginx:
-        env = [f"--env={name}={value}" for name, value in variant.env.items()]
-        with Container(variant.image, PORT, "--network", NETWORK, "--ip", ip, *env) as container:
-            yield container.url(), container.master(), PORT
+        options = ["--name", name, "--network", NETWORK, "--ip", ip]
+        options += [f"--env={key}={value}" for key, value in variant.env.items()]
+        with Container(variant.image, PORT, *options) as container:
+            yield container.url(), [container.id], container.master(), PORT
         return
     # The bake's compose.yaml as `docker compose up` runs it, with our image, one replica (3
     # workers, as everywhere), our network and label, and the proxy at ip.
-    project = f"{PREFIX}-{ip.replace('.', '-')}"
+    project = name
     override = tmp / f"{project}.json"  # JSON is YAML
     labels = dict([helpers.LABEL.split("=")])
     web = {"image": variant.image, "deploy": {"replicas": 1}, "labels": labels}
@@ -147,33 +149,34 @@ def started(variant: Variant, ip: str, tmp: Path):
     port = helpers.free_port()
     try:
         environ = {**os.environ, "PUBLISH_PORT": str(port)}
-        run(
-            *compose,
-            "up",
-            "--detach",
-            "--no-build",
-            "--pull",
-            "never",
-            cwd=variant.context,
-            env=environ,
-        )
-        pid = int(docker("inspect", "--format", "{{.State.Pid}}", f"{project}-proxy-1"))
-        yield f"http://127.0.0.1:{port}/", pid, 8080
+        up = ["up", "--detach", "--no-build", "--pull", "never"]
+        run(*compose, *up, cwd=variant.context, env=environ)
+        containers = [f"{project}-proxy-1", f"{project}-web-1"]
+        pid = int(docker("inspect", "--format", "{{.State.Pid}}", containers[0]))
+        yield f"http://127.0.0.1:{port}/", containers, pid, 8080
     finally:
         run(*compose, "down", cwd=variant.context, check=False)
 
 
-def load(variant: Variant, path: str, close: bool, ip: str, tmp: Path, seconds: int) -> dict:
-    """Start, time the first 200, warm up for a second, load, then read TIME_WAIT and memory."""
+def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) -> dict:
+    """On a fresh container or stack: the first 200, a second of warm-up, a load through the
+    published port, one on loopback; then TIME_WAIT sockets and memory."""
     begun = time.monotonic()
-    with started(variant, ip, tmp) as (url, pid, port):
+    with started(variant, ip, tmp) as (url, containers, pid, port):
         sample = {"cold_start_s": measure.cold_start(url, begun)}
-        target, netns = (url, None) if path == "published" else (f"http://127.0.0.1:{port}/", pid)
-        warm = measure.wrk(target, 1, close, netns)
-        sample |= measure.wrk(target, seconds, close, netns)
-        sample["all_requests"] = warm["requests"] + sample["requests"]
-        if path == "published":  # docker-proxy's connections to the container
-            sample["time_wait_host"] = measure.time_wait(f"dst {ip}")
+        requests = measure.wrk(url, 1, close)["requests"]
+        loopback = (f"http://127.0.0.1:{port}/", pid)
+        for path, (target, netns) in zip(PATHS, [(url, None), loopback], strict=True):
+            sample[path] = measure.wrk(target, seconds, close, netns)
+            requests += sample[path]["requests"]
+        sample["requests"] = requests  # warm-up included, as in the TIME_WAIT counts
+        if any(sample[path]["errors"] + sample[path]["non_2xx"] for path in PATHS):
+            # What went wrong, in nginx's error log (stderr) and Gunicorn's (stdout, or stderr).
+            logs = [run("docker", "logs", "--tail", "15", name) for name in containers]
+            sample["logs"] = [
+                line for log in logs for line in (log.stderr + log.stdout).splitlines()
+            ]
+        sample["time_wait_host"] = measure.time_wait(f"dst {ip}")  # docker-proxy's
         if variant.nginx:  # nginx's connections to Gunicorn
             sample["time_wait_upstream"] = measure.time_wait(f"dport = :{PORT}", pid)
         else:
@@ -184,18 +187,19 @@ def load(variant: Variant, path: str, close: bool, ip: str, tmp: Path, seconds: 
 def serve(tmp: Path, rounds: int, seconds: int) -> list[dict]:
     ips = network()
     samples = []
-    for number, (path, close), variant in itertools.product(range(1, rounds + 1), LOADS, VARIANTS):
+    for number, close, variant in itertools.product(range(1, rounds + 1), (False, True), VARIANTS):
         shape = "close" if close else "keep-alive"
-        sample = {"variant": variant.name, "round": number, "path": path, "shape": shape}
+        sample = {"variant": variant.name, "round": number, "shape": shape}
         try:
-            sample |= load(variant, path, close, next(ips), tmp, seconds)
-            shown = f"{sample['rps']:7,.0f} rps  p99 {sample['p99_ms']:6.1f} ms"
+            sample |= serve_both(variant, close, next(ips), tmp, seconds)
+            shown = "  ".join(
+                f"{path} {sample[path]['rps']:6,.0f} req/s p99 {sample[path]['p99_ms']:5.1f} ms"
+                for path in PATHS
+            )
         except (AssertionError, RuntimeError, OSError, subprocess.SubprocessError) as error:
             sample["error"] = shown = str(error).strip().splitlines()[0][:200]
         samples.append(sample)
-        print(
-            f"round {number}/{rounds}  {path:9} {shape:10}  {variant.name:20} {shown}", flush=True
-        )
+        print(f"round {number}/{rounds}  {shape:10}  {variant.name:20} {shown}")
     return samples
 
 
@@ -225,9 +229,10 @@ def rebuilds(rounds: int) -> list[dict]:
 
 
 def preflight() -> None:
-    missing = [tool for tool in ("docker", "wrk", "ss", "nsenter") if not shutil.which(tool)]
-    if missing or os.geteuid():
-        raise SystemExit(f"bench/run.py runs as root (nsenter, /proc) and needs {missing}")
+    if os.geteuid():
+        raise SystemExit("bench/run.py runs as root: nsenter, and the containers' /proc")
+    if missing := [tool for tool in ("docker", "wrk", "ss", "nsenter") if not shutil.which(tool)]:
+        raise SystemExit(f"bench/run.py needs {', '.join(missing)}")
     if problem := helpers.engine_problem():
         raise SystemExit(problem)
     if run("docker", "compose", "version", check=False).returncode:
@@ -255,9 +260,11 @@ def meta() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds over all variants (5)")
-    # Short loads: each leaves a sync server's closed connections in TIME_WAIT (see network()).
+    # Short: a container takes two loads, and every connection a sync worker serves may stay in
+    # TIME_WAIT (see network()).
     parser.add_argument("--duration", type=int, default=3, help="seconds per load (3)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also in a log
     preflight()
     # docker stop or kill: unwind through the finally blocks, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -267,13 +274,13 @@ def main() -> None:
     try:
         results["images"] = build_images(tmp)
         results["rebuilds"] = rebuilds(args.rounds)
-        results["loads"] = serve(tmp, args.rounds, args.duration)
+        results["samples"] = serve(tmp, args.rounds, args.duration)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # let the clean-up finish
             signal.signal(signum, signal.SIG_IGN)
-        print("removing what this run created", flush=True)
+        print("removing what this run created")
         remove_labelled()
         docker("network", "rm", NETWORK, check=False)
         shutil.rmtree(tmp, ignore_errors=True)

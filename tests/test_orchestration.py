@@ -185,15 +185,15 @@ def swarm(docker_engine):
     """A single-node swarm on 127.0.0.1: this test's own unless one is already active."""
     state = docker("info", "--format", "{{.Swarm.LocalNodeState}}")
     created = state == "inactive"
-    networks_before = set(docker("network", "ls", "-q").split())
+    bridge_before = docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$")
     if created:
         docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     yield
     if created:
         docker("swarm", "leave", "--force")
         # swarm init also made docker_gwbridge, which outlives the swarm.
-        for network in set(docker("network", "ls", "-q").split()) - networks_before:
-            docker("network", "rm", network, check=False)
+        if not bridge_before:
+            docker("network", "rm", "docker_gwbridge", check=False)
 
 
 def replicas_running(service: str, count: int, image: str | None = None) -> bool:

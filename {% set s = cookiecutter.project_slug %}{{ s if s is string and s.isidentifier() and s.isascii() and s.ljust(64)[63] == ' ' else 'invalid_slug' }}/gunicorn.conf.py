@@ -39,8 +39,9 @@ def setting(name: str, default: str, allowed: range | list[str]):
 {%- if auto %}
 
 
-# What one more worker costs, measured by the template's benchmark (about 12 MB of unshared
-# memory per sync worker after load), with room for the app to grow.
+# The memory to allow one worker: the template's benchmark measured about 12 MiB per sync
+# worker of the app as generated (its PSS after load; 6 MiB of it its own), so this leaves
+# room for the app to grow.
 WORKER_MEMORY = 64 * 2**20
 
 
