@@ -29,21 +29,16 @@ docker info --format 'Docker engine {{.ServerVersion}} ready' || {
     exit 1
 }
 
-# Plain `docker build` uses BuildKit (through buildx) only with a 23+ client; docker.io's own
-# 20.10 client (/usr/bin/docker) would fall back to the legacy builder.
+# From trixie, through a private apt list that leaves the system's untouched: a 23+ docker
+# client, since only such a client's plain `docker build` uses BuildKit (docker.io's own 20.10
+# client falls back to the legacy builder); Docker Compose v2 and buildx, which bookworm lacks.
+# All three are Go binaries that need only libc.
+packages=()
 client=$(docker version --format '{{.Client.Version}}')
-((${client%%.*} >= 23)) || {
-    echo "docker client $client at $(command -v docker) is too old: put a 23+ client first on PATH" >&2
-    exit 1
-}
-
-# Docker Compose v2 and buildx: bookworm has only the old Python docker-compose 1.x and no
-# buildx, so take trixie's plugin packages (Go binaries that need only libc) through a private
-# apt list, leaving the system's untouched.
-plugins=()
-docker compose version >/dev/null 2>&1 || plugins+=(docker-compose)
-docker buildx version >/dev/null 2>&1 || plugins+=(docker-buildx)
-if ((${#plugins[@]})); then
+((${client%%.*} >= 23)) || packages+=(docker-cli)
+docker compose version >/dev/null 2>&1 || packages+=(docker-compose)
+docker buildx version >/dev/null 2>&1 || packages+=(docker-buildx)
+if ((${#packages[@]})); then
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
     work=$(mktemp -d)
     echo "deb $mirror trixie main" >"$work/sources.list"
@@ -51,31 +46,25 @@ if ((${#plugins[@]})); then
         -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root" -qq)
     mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
     apt-get "${apt_opts[@]}" update
-    (cd "$work" && apt-get "${apt_opts[@]}" download "${plugins[@]}")
-    for pkg in "${plugins[@]}"; do
+    (cd "$work" && apt-get "${apt_opts[@]}" download "${packages[@]}")
+    for pkg in "${packages[@]}"; do
         dpkg-deb -x "$work/${pkg}"_*.deb "$work/root"
-        install -D "$work/root/usr/libexec/docker/cli-plugins/$pkg" "/usr/local/lib/docker/cli-plugins/$pkg"
+        if [[ $pkg == docker-cli ]]; then
+            install -D "$work/root/usr/bin/docker" /usr/local/bin/docker  # before /usr/bin on PATH
+        else
+            install -D "$work/root/usr/libexec/docker/cli-plugins/$pkg" "/usr/local/lib/docker/cli-plugins/$pkg"
+        fi
     done
     rm -rf "$work"
+    hash -r
 fi
+echo "docker client $(docker version --format '{{.Client.Version}}')"
 docker compose version
 docker buildx version
 
 # Podman as root raises nofile/nproc to limits this machine refuses, so every container would
-# fail to start: pin default_ulimits under [containers], replacing any earlier setting.
-conf=/etc/containers/containers.conf
-mkdir -p "${conf%/*}"
-[[ -e $conf ]] || : >"$conf"
-awk -v want='default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]' '
-    skip { if (/]/) skip = 0; next }
-    /^[[:space:]]*\[/ {
-        print
-        if (inside = /^[[:space:]]*\[containers\][[:space:]]*(#.*)?$/) { print want; done = 1 }
-        next
-    }
-    inside && /^[[:space:]]*default_ulimits[[:space:]]*=/ { if (!/]/) skip = 1; next }
-    { print }
-    END { if (!done) { print "[containers]"; print want } }
-' "$conf" >"$conf.new"
-if cmp -s "$conf" "$conf.new"; then rm "$conf.new"; else mv "$conf.new" "$conf"; fi
+# fail to start: set its defaults in a drop-in file of containers.conf.
+mkdir -p /etc/containers/containers.conf.d
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' \
+    >/etc/containers/containers.conf.d/ci-ulimits.conf
 podman info --format 'Podman {{.Version.Version}} ready'

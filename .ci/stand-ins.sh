@@ -3,6 +3,7 @@
 # is reachable. Each is a minimal Debian with the distribution's packages; CI only, users pull
 # the real images.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # Bump when what a stand-in holds changes: a present image labelled otherwise is rebuilt.
 stand_in=2
@@ -15,12 +16,14 @@ mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
 root=
 trap 'if [[ -n $root ]]; then rm -rf --one-file-system "$root"; fi' EXIT
 
-# current TAG...: every TAG is present and built by this version of the script.
+# current TAG...: every TAG is present, and is either built by this version of the script or a
+# real image (pulled from a registry: it has no label of ours and no PIP_CERT), which stays.
 current() {
-    local tag
+    local tag config
     for tag; do
-        [[ $(docker image inspect --format '{{index .Config.Labels "stand-in"}}' "$tag" 2>/dev/null) == "$stand_in" ]] ||
+        config=$(docker image inspect --format '{{index .Config.Labels "stand-in"}} {{.Config.Env}}' "$tag" 2>/dev/null) ||
             return 1
+        [[ $config == "$stand_in "* || ($config != *PIP_CERT=* && $config != [0-9]*) ]] || return 1
     done
 }
 
@@ -76,9 +79,31 @@ python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates
 python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13
 python_stand_ins sid python3.14,python3.14-venv,python3.15,python3.15-venv,ca-certificates 3.14 3.15
 
+# The other images the template names, at the tags it pins.
+template=$(find . -maxdepth 1 -name '*cookiecutter.project_slug*' -type d)
+uv_tag=$(grep -ho 'ghcr.io/astral-sh/uv:[0-9.]*' "$template/Dockerfile")
+nginx_tag=$(grep -ho 'nginx:[0-9][0-9a-z.-]*' "$template/compose.yaml")
+
+# uv: the static (musl) binary from uv's wheel on PyPI, at / as in uv's own image.
+if current "$uv_tag"; then
+    echo "$uv_tag present"
+else
+    root=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$root/wheel" \
+        --platform "musllinux_1_1_$(uname -m)" "uv==${uv_tag##*:}"
+    python3 -m zipfile -e "$root"/wheel/uv-*.whl "$root/wheel"
+    mkdir "$root/image"
+    install -m 755 "$root"/wheel/uv-*.data/scripts/uv "$root"/wheel/uv-*.data/scripts/uvx "$root/image/"
+    tar -C "$root/image" -c . | docker import --change "LABEL stand-in=$stand_in" \
+        --change 'ENTRYPOINT ["/uv"]' - "$uv_tag" >/dev/null
+    rm -rf --one-file-system "$root"
+    root=
+    echo "$uv_tag built from uv's wheel on PyPI"
+fi
+
 # nginx: sid's package (newer than trixie's), laid out like the official image: its nginx.conf,
 # which reads conf.d/ and runs workers as user nginx (uid/gid 101), and logs to stdout/stderr.
-tag=nginx:1.30.4-alpine
+tag=$nginx_tag
 if current "$tag"; then
     echo "$tag present"
 else

@@ -79,7 +79,7 @@ def problem(name: str, value: object) -> str | None:
         # file must hold JSON booleans, since the text "no" would count as true.
         return None if isinstance(value, bool) else "yes or no (true or false in a replay file)"
     if name not in TEXT:
-        return None
+        return None  # cookiecutter's own entries (_template, ...), and any we do not ask
     if name in NUMBERS and type(value) is int:
         value = str(value)  # a hand-written replay file may hold numbers
     valid, allowed = TEXT[name]
@@ -96,7 +96,7 @@ def shown(value: object, limit: int = 40) -> str:
 
 def main() -> int:
     for name, value in ANSWERS.items():
-        allowed = None if name.startswith("_") else problem(name, value)
+        allowed = problem(name, value)
         if allowed:
             message = f"error: {name}={shown(value)} is not allowed; expected {allowed}."
             print(message, file=sys.stderr)

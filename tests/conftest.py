@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from helpers import (
+    LABEL,
     TEMPLATE,
     add_whoami,
     bake,
     build,
     commands,
+    commit_all,
     engine_problem,
     ids,
     remove_labelled,
@@ -49,10 +51,7 @@ def checkout(tmp_path_factory) -> Path:
         if source.is_file():  # a tracked file may have been deleted
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, repo / name)
-    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
-    run("git", "init", "-q", "-b", "main", cwd=repo)
-    run("git", "add", "-A", cwd=repo)
-    run(*git, "commit", "-qm", "template", cwd=repo)
+    commit_all(repo, "template")
     return repo
 
 
@@ -86,7 +85,7 @@ def image(docker_engine, cookies_session):
                     secret.write_text("SECRET=do-not-ship\n")
                 (project / project.name / "__pycache__").mkdir()
                 (project / project.name / "__pycache__" / "views.cpython-311.pyc").write_bytes(b"")
-            tag = f"template-test-{len(built)}:latest"
+            tag = f"template-test-{LABEL.split('=')[1]}-{len(built)}:latest"
             build(project, tag)
             built[key] = tag, project
         return built[key]

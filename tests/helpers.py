@@ -136,6 +136,34 @@ def shell(line: str, cwd: Path, check: bool = True, timeout: float = 600, **envi
                timeout=timeout).stdout  # fmt: skip
 
 
+def commit_all(folder: Path, message: str) -> None:
+    """Make folder a git repository (if it is not one) and commit everything in it."""
+    if not (folder / ".git").exists():
+        run("git", "init", "-q", "-b", "main", cwd=folder)
+    run("git", "add", "-A", cwd=folder)
+    identity = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
+    run("git", *identity, "commit", "-qm", message, cwd=folder)
+
+
+def clone(repository: Path, into: Path) -> Path:
+    """A fresh clone, named as a user's clone of the repository would be."""
+    into.mkdir(parents=True, exist_ok=True)
+    run("git", "clone", "-q", str(repository), str(into / repository.name))
+    return into / repository.name
+
+
+def locked(project: Path) -> dict[str, tuple[str, list[str]]]:
+    """What requirements.txt locks: name -> (version, hashes)."""
+    lock = (project / "requirements.txt").read_text()
+    entries = re.findall(
+        r"^([\w.-]+)==(\S+)((?: \\\n    --hash=sha256:[0-9a-f]{64})+)", lock, re.MULTILINE
+    )
+    return {
+        name.lower(): (version, re.findall(r"[0-9a-f]{64}", hashes))
+        for name, version, hashes in entries
+    }
+
+
 # README blocks ----------------------------------------------------------------------------
 
 
@@ -181,7 +209,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
+def wait_for(condition, timeout: float = 30, what: str = "condition", interval: float = 0.1):
     """The first truthy value of condition(), polled while it fails or is falsy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -194,7 +222,7 @@ def wait_for(condition, timeout: float = 30, what: str = "condition"):
                 raise
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def get(url: str, timeout: float = 5) -> tuple[int, str]:

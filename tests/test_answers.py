@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import CONTEXT, TEMPLATE, cookiecutter, outline, tool
+from helpers import CONTEXT, TEMPLATE, cookiecutter, outline, run, tool
 
 LONG = "x" * 100_000
 
@@ -176,7 +176,7 @@ def files_shape(project: Path) -> dict:
 def assert_bake_parses(project: Path, reference: Path) -> None:
     for path in project.rglob("*.py"):
         compile(path.read_text("utf-8"), str(path), "exec")  # a syntax error raises here
-    subprocess.run([tool("hadolint"), str(project / "Dockerfile")], check=True)
+    run(tool("hadolint"), str(project / "Dockerfile"))
     assert files_shape(project) == files_shape(reference)
 
 
@@ -270,11 +270,11 @@ def test_an_existing_project_is_never_overwritten(tmp_path):
         ).returncode
         == 0
     )
-    app = out / "python_wsgi_app" / "app.py"
-    app.write_text("# my work\n")
+    views = out / "python_wsgi_app" / "python_wsgi_app" / "views.py"
+    views.write_text("# my work\n")
     result = cookiecutter(
         "--no-input", "-o", str(out), str(TEMPLATE), "port=8080", cwd=tmp_path, home=tmp_path
     )
     assert result.returncode == 1
     assert "already exists" in result.stdout
-    assert app.read_text() == "# my work\n"
+    assert views.read_text() == "# my work\n"

@@ -4,6 +4,7 @@ runs over the answers its concern depends on; the rest stay at their defaults.""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from helpers import (
     docker,
     free_port,
     ids,
+    locked,
     run,
     settled_workers,
     shell,
@@ -59,12 +61,6 @@ def test_serves_on_the_prompted_python(image, answers):
         assert wait_for(lambda: container.state()["Health"]["Status"] == "healthy", what="healthy")
 
 
-def locked(project: Path) -> set[str]:
-    """The names of the packages requirements.txt locks."""
-    lines = (project / "requirements.txt").read_text().splitlines()
-    return {re.match(r"[\w.-]+", line)[0].lower() for line in lines if re.match(r"\w", line)}
-
-
 @pytest.mark.parametrize("answers", PYTHONS, ids=ids)
 def test_ships_only_what_it_runs(image, answers):
     _, project = image(**answers)
@@ -75,7 +71,9 @@ def test_ships_only_what_it_runs(image, answers):
         }  # fmt: skip
         # The venv holds exactly the locked packages: no pip, no setuptools, no installer.
         probe = "import importlib.metadata as m; print(*sorted(d.name.lower() for d in m.distributions()))"
-        assert set(container.exec("/opt/venv/bin/python", "-c", probe).split()) == locked(project)
+        assert set(container.exec("/opt/venv/bin/python", "-c", probe).split()) == set(
+            locked(project)
+        )
         assert container.exec("sh", "-c", "command -v curl || echo none") == "none"
 
 
@@ -146,9 +144,8 @@ def test_non_root_and_cannot_change_the_app(image):
     with start(image, {}) as container:
         container.wait_until_serving()
         assert container.exec("id", "-u") == "10001"
-        for path in ("/app/app.py", "/app/new-file"):
-            result = subprocess.run(["docker", "exec", container.id, "touch", path],
-                                    capture_output=True, text=True, check=False)  # fmt: skip
+        for path in ("/app/gunicorn.conf.py", "/app/new-file"):  # the code, and beside it
+            result = run("docker", "exec", container.id, "touch", path, check=False)
             assert result.returncode != 0 and "Permission denied" in result.stderr
 
 
@@ -195,6 +192,9 @@ BAD_SETTINGS = [
     ("WEB_CONCURRENCY", "0", "gunicorn.conf.py: WEB_CONCURRENCY='0' is not allowed"),
     ("WEB_CONCURRENCY", "5000", "gunicorn.conf.py: WEB_CONCURRENCY='5000' is not allowed"),
     ("PORT", "80", "gunicorn.conf.py: PORT='80' is not allowed"),
+    ("LOG_FORMAT", "xml", "gunicorn.conf.py: LOG_FORMAT='xml' is not allowed"),
+    # Gunicorn checks its own setting before the app reads it.
+    ("FORWARDED_ALLOW_IPS", "10.0.0.0/33", "Error: '10.0.0.0/33' does not appear to be an IPv4"),
     # Gunicorn itself parses WEB_CONCURRENCY as it starts, before any config file.
     ("WEB_CONCURRENCY", "abc", "ValueError: invalid literal for int() with base 10: 'abc'"),
 ]
@@ -311,7 +311,7 @@ def test_killed_worker_is_replaced(image):
         container.wait_until_serving()
         master = container.master()
         workers = container.settled_workers(3)
-        subprocess.run(["kill", "-KILL", str(workers[0])], check=True)  # a host pid
+        os.kill(workers[0], signal.SIGKILL)  # a host pid
         replaced = wait_for(
             lambda: (now := children(master)) != workers and len(now) == 3 and now,
             what="a replacement worker",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import LABEL, bake, choices, commands, run, shell
+from helpers import LABEL, bake, choices, commands, locked, run, shell
 
 LOCKS = ["requirements.txt", "requirements-dev.txt"]
 
@@ -40,16 +40,13 @@ def test_the_readme_command_follows_an_edited_input(developed, cookies):
 
 
 def test_the_lock_pins_every_package_with_its_hashes(default_project):
-    lock = (default_project / "requirements.txt").read_text()
-    entries = re.findall(
-        r"^([\w.-]+)==(\S+)((?: \\\n    --hash=sha256:[0-9a-f]{64})+)", lock, re.MULTILINE
-    )
-    names = {name for name, _, _ in entries}
+    lock = locked(default_project)
     # What Flask and Gunicorn need, below the two the app names in requirements.in.
     assert {"flask", "gunicorn", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click",
-            "blinker"} <= names  # fmt: skip
-    requirements = [line for line in lock.splitlines() if re.match(r"\w", line)]
-    assert len(requirements) == len(entries)  # no line without a pin and hashes
+            "blinker"} <= set(lock)  # fmt: skip
+    assert all(hashes for _, hashes in lock.values())
+    lines = (default_project / "requirements.txt").read_text().splitlines()
+    assert len([line for line in lines if re.match(r"\w", line)]) == len(lock)  # all pinned
 
 
 @pytest.mark.docker

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import MESSAGE, bake, docker, free_port, ids, run, tool
+from helpers import MESSAGE, bake, commit_all, docker, free_port, ids, run, tool
 
 CI_BAKES = [
     {},
@@ -122,10 +122,7 @@ def test_the_workflow_test_job_passes_step_by_step(docker_engine, cookies, tmp_p
 
     workspace = tmp_path / "workspace"
     shutil.copytree(project, workspace)
-    git = ["git", "-c", "user.name=CI", "-c", "user.email=ci@example.invalid"]
-    run("git", "init", "-q", "-b", "main", cwd=workspace)
-    run("git", "add", "-A", cwd=workspace)
-    run(*git, "commit", "-qm", "the project", cwd=workspace)
+    commit_all(workspace, "the project")
     python = Path(sys.executable).resolve()
     environment = {
         "PATH": f"{tmp_path / 'bin'}:/usr/local/bin:/usr/bin:/bin",

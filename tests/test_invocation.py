@@ -3,7 +3,6 @@ README's Quick start, run verbatim, answers its prompts and gives an image that 
 
 import os
 import re
-from pathlib import Path
 
 import pexpect
 import pytest
@@ -14,6 +13,7 @@ from helpers import (
     TEMPLATE,
     Container,
     build,
+    clone,
     commands,
     cookiecutter,
     run,
@@ -21,13 +21,6 @@ from helpers import (
 )
 
 SLUG = "python_wsgi_app"  # from the default project name
-
-
-def clone(checkout: Path, into: Path) -> Path:
-    """A fresh clone, named as a user's clone of the repository would be."""
-    into.mkdir(parents=True, exist_ok=True)
-    run("git", "clone", "-q", str(checkout), str(into / checkout.name))
-    return into / checkout.name
 
 
 # (working directory, template as typed, output folder option, where the project lands), all

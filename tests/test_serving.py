@@ -4,8 +4,6 @@ starts it, honour their run-time settings, and pass their own tests."""
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +21,6 @@ from helpers import (
 )
 
 
-@pytest.fixture(scope="session")
-def venv(cookies_session, tmp_path_factory) -> Path:
-    """One venv with a bake's pinned requirements (the same for every bake)."""
-    project = bake(cookies_session)
-    path = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    pip = [str(path / "bin" / "pip"), "install", "--quiet"]
-    subprocess.run([*pip, "-r", str(project / "requirements-dev.txt")], check=True)
-    return path
-
-
 @pytest.mark.parametrize(
     ("answers", "cpus", "workers"),
     [
@@ -49,9 +36,10 @@ def venv(cookies_session, tmp_path_factory) -> Path:
         pytest.param({"workers": "auto"}, 1, 3, id="workers:auto,cpus:1"),
     ],
 )
-def test_gunicorn_serves_as_the_dockerfile_starts_it(cookies, venv, answers, cpus, workers):
+def test_gunicorn_serves_as_the_dockerfile_starts_it(cookies, developed, answers, cpus, workers):
     port = free_port()
     project = bake(cookies, port=str(port), **answers)
+    venv = developed / ".venv"  # the locked requirements, as the README's "Develop" installs them
     command = dockerfile_cmd(project)
     command[0] = str(venv / "bin" / command[0])
     environ = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
@@ -94,7 +82,8 @@ def test_settings_from_the_environment(default_project, environ, setting, value)
         for name, value in [
             ("PORT", "0"), ("PORT", "80"), ("PORT", "70000"), ("PORT", "http"),
             ("WEB_CONCURRENCY", "0"), ("WEB_CONCURRENCY", "-2"), ("WEB_CONCURRENCY", "1001"),
-            ("WEB_CONCURRENCY", "1000000"),
+            ("WEB_CONCURRENCY", "1000000"), ("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud"),
+            ("ACCESS_LOG", "yes"),
         ]
     ],
 )  # fmt: skip

@@ -5,16 +5,13 @@ import json
 
 import pytest
 
-from helpers import TEMPLATE, cookiecutter, run, tool
-
-GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
+from helpers import TEMPLATE, clone, commit_all, cookiecutter, run, tool
 
 
 @pytest.fixture
 def template_repo(checkout, tmp_path):
     """A clone of the template, so the test can add commits to it."""
-    run("git", "clone", "-q", str(checkout), str(tmp_path / "template"))
-    return tmp_path / "template"
+    return clone(checkout, tmp_path)
 
 
 def test_replay_of_recorded_answers_rebakes_the_same_project(tmp_path):
@@ -42,24 +39,23 @@ def test_cruft_create_check_and_update(template_repo, tmp_path):
     assert json.loads((project / ".cruft.json").read_text())["commit"] == v1
     run(tool("cruft"), "check", cwd=project)
 
-    # The user's project: under git, with a change of their own.
-    run("git", "init", "-q", "-b", "main", cwd=project)
-    with (project / "app.py").open("a") as app:
-        app.write("\n\n# the user's own line\n")
-    run("git", "add", "-A", cwd=project)
-    run(*GIT, "commit", "-qm", "my project", cwd=project)
+    # The user's project: under git, with a change of their own to a generated file.
+    views = project / project.name / "views.py"
+    views.write_text(views.read_text() + "\n\n# the user's own line\n")
+    commit_all(project, "my project")
 
-    # A newer template: a fix in a generated file.
+    # A newer template: a change to the same generated file, at its other end.
     (folder,) = template_repo.glob("*cookiecutter.project_slug*")
-    healthcheck = folder / "healthcheck.py"
-    healthcheck.write_text(healthcheck.read_text().replace("timeout=2", "timeout=1"))
-    run(*GIT, "commit", "-qam", "template v2: faster health check timeout", cwd=template_repo)
+    template_views = folder / "{{cookiecutter.project_slug}}" / "views.py"
+    old_doc = template_views.read_text().splitlines()[0]
+    template_views.write_text(template_views.read_text().replace(old_doc, '"""The routes (v2)."""'))
+    commit_all(template_repo, "template v2: the routes' docstring")
     v2 = run("git", "rev-parse", "HEAD", cwd=template_repo).stdout.strip()
 
     assert run(tool("cruft"), "check", cwd=project, check=False).returncode != 0  # out of date
     run(tool("cruft"), "update", "--skip-apply-ask", "--allow-untracked-files", cwd=project)
 
     assert json.loads((project / ".cruft.json").read_text())["commit"] == v2
-    assert "timeout=1" in (project / "healthcheck.py").read_text()
-    assert "# the user's own line" in (project / "app.py").read_text()
+    merged = views.read_text()
+    assert merged.startswith('"""The routes (v2)."""') and "# the user's own line" in merged
     run(tool("cruft"), "check", cwd=project)

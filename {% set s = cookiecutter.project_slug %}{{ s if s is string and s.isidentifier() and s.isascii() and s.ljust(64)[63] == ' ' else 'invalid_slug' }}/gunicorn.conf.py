@@ -1,13 +1,14 @@
 {%- set auto = cookiecutter.workers == "auto" -%}
 """Gunicorn settings, read at start-up: the Dockerfile runs ``gunicorn --config gunicorn.conf.py``.
 
-Environment variables read here (a value out of range stops start-up with one line):
+Environment variables read here; a value out of range stops start-up with one line (Gunicorn
+reads WEB_CONCURRENCY first, and stops with a traceback on one that is not a number):
   PORT                 port to listen on ({{ cookiecutter.port }})
   WEB_CONCURRENCY      worker processes, 1-1000 ({{ "2 x usable CPUs + 1, within the memory limit" if auto else cookiecutter.workers }})
   LOG_FORMAT           text or json (text)
   LOG_LEVEL            debug, info, warning or error (info)
   ACCESS_LOG           on or off (off: a line per request costs throughput; a proxy logs them)
-  FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (127.0.0.1,::1)
+  FORWARDED_ALLOW_IPS  peers whose X-Forwarded-* headers are believed (127.0.0.1,::1)
   GUNICORN_CMD_ARGS    any other Gunicorn flag, applied after this file
 """
 
@@ -39,9 +40,8 @@ def setting(name: str, default: str, allowed: range | list[str]):
 {%- if auto %}
 
 
-# The memory to allow one worker: the template's benchmark measured about 12 MiB per sync
-# worker of the app as generated (its PSS after load; 6 MiB of it its own), so this leaves
-# room for the app to grow.
+# The memory to allow one worker: several times what one takes of the app as generated, so
+# that the app can grow.
 WORKER_MEMORY = 64 * 2**20
 
 
@@ -105,7 +105,7 @@ threads = {{ cookiecutter.threads }}
 
 # Import the app once in the master and fork the workers from it: they share its memory and
 # start faster. Anything opened at import time is shared too: open per-worker resources
-# (database pools, clients) in post_fork (README.md, "Per-worker resources").
+# (database pools, clients) in post_fork (README.md, "Workers").
 preload_app = True
 
 
