@@ -62,7 +62,7 @@ def test_workflow_and_dependabot_pass_actionlint_zizmor_and_their_schemas(
     updates = yaml.safe_load(dependabot.read_text())["updates"]
     ecosystems = {update["package-ecosystem"] for update in updates}
     compose = answers.get("compose", "yes") == "yes"
-    assert ecosystems == {"uv", "docker", "github-actions"} | (
+    assert ecosystems == {"pip", "docker", "github-actions"} | (
         {"docker-compose"} if compose else set()
     )
     assert all(update["cooldown"]["default-days"] >= 7 for update in updates)
