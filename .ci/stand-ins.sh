@@ -13,8 +13,17 @@ bundle=/etc/ssl/certs/ca-certificates.crt
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
 [[ -n $mirror ]] || { echo "no Debian mirror found in apt sources" >&2; exit 1; }
 
+# Each stand-in is built by a job of its own, in the background (they mostly wait on the
+# mirror); a job's scratch folder is $root, removed when the job ends, however it ends.
 root=
-trap 'if [[ -n $root ]]; then rm -rf --one-file-system "$root"; fi' EXIT
+job() {
+    (
+        trap 'if [[ -n $root ]]; then rm -rf --one-file-system "$root"; fi' EXIT
+        "$@"
+    ) &
+    jobs+=($!)
+}
+jobs=()
 
 # current TAG...: every TAG is present, and is either built by this version of the script or a
 # real image (pulled from a registry: it has no label of ours and no PIP_CERT), which stays.
@@ -75,19 +84,13 @@ python_stand_ins() {
     for tag in "${tags[@]}"; do echo "$tag built from Debian $suite in $((SECONDS - start)) s"; done
 }
 
-python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates 3.11
-python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13
-python_stand_ins sid python3.14,python3.14-venv,python3.15,python3.15-venv,ca-certificates 3.14 3.15
-
-# The other images the template names, at the tags it pins.
-template=$(find . -maxdepth 1 -name '*cookiecutter.project_slug*' -type d)
-uv_tag=$(grep -ho 'ghcr.io/astral-sh/uv:[0-9.]*' "$template/Dockerfile")
-nginx_tag=$(grep -ho 'nginx:[0-9][0-9a-z.-]*' "$template/compose.yaml")
-
-# uv: the static (musl) binary from uv's wheel on PyPI, at / as in uv's own image.
-if current "$uv_tag"; then
-    echo "$uv_tag present"
-else
+# uv_stand_in TAG: the static (musl) binary from uv's wheel on PyPI, at / as in uv's own image.
+uv_stand_in() {
+    local uv_tag=$1
+    if current "$uv_tag"; then
+        echo "$uv_tag present"
+        return
+    fi
     root=$(mktemp -d)
     python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$root/wheel" \
         --platform "musllinux_1_1_$(uname -m)" "uv==${uv_tag##*:}"
@@ -99,15 +102,16 @@ else
     rm -rf --one-file-system "$root"
     root=
     echo "$uv_tag built from uv's wheel on PyPI"
-fi
+}
 
 # nginx: sid's package (newer than trixie's), laid out like the official image: its nginx.conf,
 # which reads conf.d/ and runs workers as user nginx (uid/gid 101), and logs to stdout/stderr.
-tag=$nginx_tag
-if current "$tag"; then
-    echo "$tag present"
-else
-    start=$SECONDS
+nginx_stand_in() {
+    local tag=$1 start=$SECONDS version imported
+    if current "$tag"; then
+        echo "$tag present"
+        return
+    fi
     bootstrap sid nginx,ca-certificates
     chroot "$root" groupadd --system --gid 101 nginx
     chroot "$root" useradd --system --no-log-init --uid 101 --gid nginx \
@@ -156,4 +160,17 @@ EOF
     rm -rf --one-file-system "$root"
     root=
     echo "$tag built from Debian sid (nginx $version) in $((SECONDS - start)) s"
-fi
+}
+
+# The images the template names, at the tags it pins.
+template=$(find . -maxdepth 1 -name '*cookiecutter.project_slug*' -type d)
+uv_tag=$(grep -ho 'ghcr.io/astral-sh/uv:[0-9.]*' "$template/Dockerfile")
+nginx_tag=$(grep -ho 'nginx:[0-9][0-9a-z.-]*' "$template/compose.yaml")
+job python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates 3.11
+job python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13
+job python_stand_ins sid python3.14,python3.14-venv,python3.15,python3.15-venv,ca-certificates 3.14 3.15
+job uv_stand_in "$uv_tag"
+job nginx_stand_in "$nginx_tag"
+failed=0
+for pid in "${jobs[@]}"; do wait "$pid" || failed=1; done
+exit "$failed"

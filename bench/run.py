@@ -41,8 +41,15 @@ PREFIX = f"bench-{RUN_ID}"  # names of our images, containers, network and Compo
 helpers.LABEL = f"template-bench={RUN_ID}"
 NETWORK = PREFIX
 PORT = 6000  # where the seed and the default bake listen
-# The images the seed and the bakes are built from or run with; they must be present.
-BASES = ["python:3.11", "python:3.11-slim", "nginx:1.30.4-alpine", "ghcr.io/astral-sh/uv:0.13.8"]
+# The images the seed and the bakes are built from or run with, at the tags the template pins;
+# they must be present.
+FOLDER = next(TEMPLATE.glob("*cookiecutter.project_slug*"))
+BASES = [
+    "python:3.11",
+    "python:3.11-slim",
+    re.search(r"nginx:[\w.-]+", (FOLDER / "compose.yaml").read_text())[0],
+    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (FOLDER / "Dockerfile").read_text())[0],
+]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
 PATHS = ["published", "loopback"]  # through docker-proxy; inside the container's namespace
 
