@@ -91,7 +91,8 @@ def shown(value: object, limit: int = 40) -> str:
     text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... ({len(text)} characters)"
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:limit]}... ({length} characters)"
 
 
 def main() -> int:
