@@ -29,7 +29,7 @@ from helpers import (
     wait_for,
 )
 
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = "1.37"
 K8S_MATRIX = combinations(
     [{"kubernetes": "yes"}],
     [{"python_version": "3.11"}, {"python_version": "3.15"}],
