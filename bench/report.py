@@ -4,7 +4,7 @@ the targets."""
 import re
 import statistics
 
-from helpers import TEMPLATE
+from helpers import PROJECT
 
 SHAPES = ["keep-alive", "close"]
 PATHS = ["published", "loopback"]
@@ -19,7 +19,7 @@ RATIOS = [
 ]
 SAME_IMAGE = {"access log on": "default", "json, access log on": "default"}
 # The per-worker estimate behind the memory cap of workers=auto, as the template states it.
-CONF = next(TEMPLATE.glob("*cookiecutter.project_slug*/gunicorn.conf.py")).read_text()
+CONF = (PROJECT / "gunicorn.conf.py").read_text()
 WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CONF, re.MULTILINE)[1])
 
 

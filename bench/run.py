@@ -32,7 +32,7 @@ import measure
 import report
 
 import helpers
-from helpers import TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run
+from helpers import PROJECT, TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run
 
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = f"bench-{RUN_ID}"  # names of our images, containers, network and Compose projects
@@ -43,12 +43,11 @@ NETWORK = PREFIX
 PORT = 6000  # where the seed and the default bake listen
 # The images the seed and the bakes are built from or run with, at the tags the template pins;
 # they must be present.
-FOLDER = next(TEMPLATE.glob("*cookiecutter.project_slug*"))
 BASES = [
     "python:3.11",
     "python:3.11-slim",
-    re.search(r"nginx:[\w.-]+", (FOLDER / "compose.yaml").read_text())[0],
-    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (FOLDER / "Dockerfile").read_text())[0],
+    re.search(r"nginx:[\w.-]+", (PROJECT / "compose.yaml").read_text())[0],
+    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (PROJECT / "Dockerfile").read_text())[0],
 ]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
 PATHS = ["published", "loopback"]  # through docker-proxy; inside the container's namespace

@@ -19,6 +19,8 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+# The folder cookiecutter renders into a project (its name is a Jinja expression of the slug).
+PROJECT = next(TEMPLATE.glob("*cookiecutter.project_slug*"))
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text("utf-8"))
 MESSAGE = "Hello from Docker! 🐳"
 # The Pythons with base images on this machine (.ci/stand-ins.sh); 3.12 has no Debian build.
@@ -209,7 +211,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition, timeout: float = 30, what: str = "condition", interval: float = 0.1):
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
     """The first truthy value of condition(), polled while it fails or is falsy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -222,7 +224,7 @@ def wait_for(condition, timeout: float = 30, what: str = "condition", interval: 
                 raise
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+        time.sleep(0.1)
 
 
 def get(url: str, timeout: float = 5) -> tuple[int, str]:
