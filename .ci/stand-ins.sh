@@ -163,9 +163,9 @@ EOF
 }
 
 # The images the template names, at the tags it pins.
-template=$(find . -maxdepth 1 -name '*cookiecutter.project_slug*' -type d)
+template='{{cookiecutter.project_slug|checked}}'
 uv_tag=$(grep -ho 'ghcr.io/astral-sh/uv:[0-9.]*' "$template/Dockerfile")
-nginx_tag=$(grep -ho 'nginx:[0-9][0-9a-z.-]*' "$template/compose.yaml")
+nginx_tag=$(grep -ho 'nginx:[0-9][0-9a-z.-]*' "$template"/*compose.yaml*)
 job python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates 3.11
 job python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13
 job python_stand_ins sid python3.14,python3.14-venv,python3.15,python3.15-venv,ca-certificates 3.14 3.15

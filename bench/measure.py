@@ -85,6 +85,14 @@ def cold_start(url: str, started: float, timeout: float = 60) -> float:
     raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
 
 
+def container_floor(image: str) -> float:
+    """Seconds of `docker run --entrypoint true`: what any container of the image costs to
+    start and stop, below which no cold start can go."""
+    started = time.monotonic()
+    run("docker", "run", "--rm", "--label", helpers.LABEL, "--entrypoint", "true", image)
+    return time.monotonic() - started
+
+
 def timed_build(context: Path, tag: str) -> tuple[float, bool]:
     """`docker build` (BuildKit) timed whole; and whether the RUN step that installs
     requirements.txt came from the cache, read from the plain progress output."""

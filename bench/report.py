@@ -170,10 +170,12 @@ def markdown(results: dict) -> str:
                 "/".join(map(str, sorted(workers))),
                 num(r.image_mb(variant), 1),
                 num(median(sample["cold_start_s"] for sample in r.pick(variant)), 2),
+                num(median(s["cold_start_s"] - s["floor_s"] for s in r.pick(variant)), 2),
             ]
         )
     header = ["variant", "PSS MiB, master + workers", "RSS MiB", "PSS MiB per worker"]
     header += ["private MiB per worker", "workers", "image MB above base", "cold start s"]
+    header += ["above the floor s"]
     worker_pss = r.worker("worker_pss_mib", "default", "gthread")
     out += [
         table(header, rows),
@@ -182,7 +184,8 @@ def markdown(results: dict) -> str:
             "Memory from /proc/PID/smaps_rollup right after the loads: PSS divides each shared "
             "page among the processes that map it; a worker's private memory is what it alone "
             "maps. Image size is above python:3.11-slim. Cold start: `docker run` to the first "
-            f"200. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
+            "200; above the floor: less the same round's `docker run --rm --entrypoint true` of "
+            f"the image, what any container costs. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
             f"the {WORKER_MEMORY_MIB} MiB per worker that caps workers=auto by the memory "
             "limit (WORKER_MEMORY in gunicorn.conf.py). Flask and Gunicorn in the images: "
             + "; ".join(f"{name} {image['flask_gunicorn']}" for name, image in r.images.items())
@@ -226,12 +229,11 @@ def markdown(results: dict) -> str:
     cold = share(*(median(s["cold_start_s"] for s in r.pick(v)) for v in ("default", "seed")))
     targets = [
         ("Image above the base, default / seed", image, "<=", 0.25),
-        ("Rebuild after a requirements change, default (s)", requirements[0], "<=", 1),
-        ("Rebuild after a requirements change, default / seed", share(*requirements), "<=", 0.25),
+        ("Rebuild after a requirements change, default / seed", share(*requirements), "<=", 0.2),
         ("Code-only rebuilds that reuse the dependency layer (share)", reused, ">=", 1),
         ("PSS of one worker (MiB), within WORKER_MEMORY", worker_pss, "<=", WORKER_MEMORY_MIB),
         ("PSS master + workers, default / seed", pss, "<=", 1),
-        ("Cold start, default / seed", cold, "<=", 1),
+        ("Cold start, default / seed", cold, "<=", 0.85),
     ]
     for shape in SHAPES:
         value = r.ratio("default", "seed", "published", shape)

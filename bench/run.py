@@ -46,7 +46,7 @@ PORT = 6000  # where the seed and the default bake listen
 BASES = [
     "python:3.11",
     "python:3.11-slim",
-    re.search(r"nginx:[\w.-]+", (PROJECT / "compose.yaml").read_text())[0],
+    re.search(r"nginx:[\w.-]+", next(PROJECT.glob("*compose.yaml*")).read_text())[0],
     re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (PROJECT / "Dockerfile").read_text())[0],
 ]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
@@ -168,9 +168,10 @@ def started(variant: Variant, ip: str, tmp: Path):
 def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) -> dict:
     """On a fresh container or stack: the first 200, a second of warm-up, a load through the
     published port, one on loopback; then TIME_WAIT sockets and memory."""
+    sample = {} if variant.nginx else {"floor_s": measure.container_floor(variant.image)}
     begun = time.monotonic()
     with started(variant, ip, tmp) as (url, containers, pid, port):
-        sample = {"cold_start_s": measure.cold_start(url, begun)}
+        sample["cold_start_s"] = measure.cold_start(url, begun)
         requests = measure.wrk(url, 1, close)["requests"]
         loopback = (f"http://127.0.0.1:{port}/", pid)
         for path, (target, netns) in zip(PATHS, [(url, None), loopback], strict=True):

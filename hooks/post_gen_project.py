@@ -1,22 +1,17 @@
-"""Remove the files of options that were not chosen."""
+"""Remove the folders left empty by options that were not chosen.
+
+Their files are never written (each one's name renders empty unless its option is chosen), but
+cookiecutter creates every folder. A folder that holds anything, such as your own workflow in
+.github/workflows after `cookiecutter -f ... ci=no`, stays as it is.
+"""
 
 import json
-import shutil
 from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-OPTIONAL_FILES = {
-    "compose.yaml": "compose",
-    "nginx.conf": "compose",
-    "k8s": "kubernetes",
-    ".github": "ci",
-    ".pre-commit-config.yaml": "ci",
-}
+FOLDERS = {"k8s": "kubernetes", ".github/workflows": "ci", ".github": "ci"}
 
-for name, option in OPTIONAL_FILES.items():
-    path = Path(name)
-    if ANSWERS[option] is not True:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+for folder, option in FOLDERS.items():
+    path = Path(folder)
+    if not ANSWERS[option] and path.is_dir() and not any(path.iterdir()):
+        path.rmdir()

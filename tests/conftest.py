@@ -62,9 +62,9 @@ def default_project(cookies) -> Path:
 
 @pytest.fixture(scope="session")
 def developed(cookies_session) -> Path:
-    """A bake set up for work as its README's "Develop" block begins: with its .venv."""
+    """A bake set up for work on this machine as its README says: with its .venv."""
     project = bake(cookies_session)
-    shell(commands(project / "README.md", "Develop")[0], project)
+    shell(commands(project / "README.md", "On this machine")[0], project)
     return project
 
 

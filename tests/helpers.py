@@ -1,6 +1,7 @@
 """What the template's tests and benchmark share: answers and bakes, commands, README blocks,
 waiting on events, Gunicorn's processes, Docker images and containers."""
 
+import http.client
 import itertools
 import json
 import os
@@ -19,8 +20,9 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-# The folder cookiecutter renders into a project (its name is a Jinja expression of the slug).
-PROJECT = next(TEMPLATE.glob("*cookiecutter.project_slug*"))
+# The folder cookiecutter renders into a project, and the app's package in it.
+PROJECT = TEMPLATE / "{{cookiecutter.project_slug|checked}}"
+PACKAGE = PROJECT / PROJECT.name
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text("utf-8"))
 MESSAGE = "Hello from Docker! 🐳"
 # The Pythons with base images on this machine (.ci/stand-ins.sh); 3.12 has no Debian build.
@@ -74,11 +76,24 @@ def gunicorn_settings(project: Path, **environ: str) -> dict:
         os.environ.update(saved)
 
 
-def dockerfile_cmd(project: Path) -> list[str]:
-    """The exec-form CMD of the project's Dockerfile, as Docker runs it."""
-    match = re.search(r"^CMD (\[.*\])$", (project / "Dockerfile").read_text(), re.MULTILINE)
-    assert match, "the Dockerfile has no exec-form CMD"
-    return json.loads(match[1])
+def dockerfile_stages(project: Path) -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's stages in order, by name ("" for one without): each one's instructions
+    as (keyword, arguments), continuation lines joined, comments left out."""
+    text = re.sub(r"\\\n\s*", "", (project / "Dockerfile").read_text())
+    found: dict[str, list[tuple[str, str]]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            keyword, arguments = line.split(None, 1)
+            if keyword == "FROM":
+                steps = found.setdefault(arguments.partition(" AS ")[2], [])
+            steps.append((keyword, arguments))
+    return found
+
+
+def dockerfile_cmd(project: Path, stage: str = "runtime") -> list[str]:
+    """The exec-form CMD of a stage of the project's Dockerfile, as Docker runs it."""
+    (command,) = [args for keyword, args in dockerfile_stages(project)[stage] if keyword == "CMD"]
+    return json.loads(command)
 
 
 WHOAMI = '''"""Who the app believes is asking: a route the template's tests add to a bake."""
@@ -219,7 +234,7 @@ def wait_for(condition, timeout: float = 30, what: str = "condition"):
             value = condition()
             if value:
                 return value
-        except (OSError, AssertionError, ValueError):
+        except (OSError, AssertionError, ValueError, http.client.HTTPException):
             if time.monotonic() > deadline:
                 raise
         if time.monotonic() > deadline:

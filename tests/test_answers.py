@@ -1,7 +1,9 @@
-"""Answers: every bad one is refused with one line on stderr, exit status 1 and nothing left in
-the output folder; every odd but valid one bakes a project whose files all still parse."""
+"""Answers: every bad one is refused with one line on stderr, exit status 1 and nothing created,
+changed or deleted; every odd but valid one bakes a project whose files all still parse and whose
+README shows the text as typed. Re-running over a project never deletes a file."""
 
-import ast
+import hashlib
+import html
 import json
 import re
 import subprocess
@@ -9,21 +11,41 @@ from pathlib import Path
 
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 
-from helpers import CONTEXT, TEMPLATE, cookiecutter, outline, run, tool
+from helpers import (
+    BUILDABLE_PYTHONS,
+    CONTEXT,
+    MESSAGE,
+    TEMPLATE,
+    Container,
+    bake,
+    cookiecutter,
+    docker,
+    outline,
+    run,
+    tool,
+)
+from hooks.answers import INSTALLED, PROJECT, STANDARD_LIBRARY
 
 LONG = "x" * 100_000
 
 # Given on the command line: name=value after the template, as a user types them.
 REFUSED_ON_COMMAND_LINE = [
     ("project_name", value)
-    for value in ["", " ", " padded ", "two\nlines", "tab\there",
-                  "escape \x1b[31mred", "line\u2028separator", "zero\u200bwidth"]
+    for value in ["", " ", " padded ", "two\nlines", "tab\there", "escape \x1b[31mred",
+                  "line\u2028separator", "para\u2029graph", "\u202eright-to-left override",
+                  "isolate\u2067", "nbsp\u00a0"]
 ] + [
     ("project_slug", value)
     for value in ["", "-", "a/b", "../escape", "..", ".", "my app", "My_App", "1app", "_app",
                   "app_", "my__app", "my-app", "class", "import", "a" * 64, LONG, "café",
-                  "app\n", "c:\\app", "app;rm"]
+                  "app\n", "c:\\app", "app;rm", "x/../..", "/abs/path", "a" * 5000,
+                  # Modules of Python, the running one's and others' on offer (3.14, 3.15, or
+                  # gone since 3.13), of the packages the locks install, and of the project.
+                  "json", "annotationlib", "profiling", "cgi", "flask", "werkzeug", "pytest",
+                  "pluggy", "iniconfig", "ruff", "yaml", "cookiecutter", "pip", "tests",
+                  "conftest", "test_app", "healthcheck", "k8s", "dockerfile"]
 ] + [
     ("description", value)
     for value in ["two\nlines", " leading", "trailing ", "bell\x07", "\t", LONG + "\n"]
@@ -59,11 +81,21 @@ REFUSED_IN_REPLAY = [
 MARKUP = [
     "<!-- open comment", "```", "~~~", "<script>alert(1)</script>", "# Heading", "- item",
     "+ item", "> quote", "---", "===", "| a | b |", "[x]: https://example.com", "*", "\\",
-    "1. First", "&lt;escaped&gt;", "`code` and *emphasis*", "$(touch /tmp/pwned)",
+    "1. First", "1) First", "1986. A great year.", "C#", "Ends in ##", "&lt;escaped&gt;",
+    "`code` and *emphasis*", "_under_", "~~struck~~", "<https://example.com>",
+    "$(touch /tmp/pwned)",
+]  # fmt: skip
+# One line of text in any script, with the invisible characters written text needs: the
+# zero-width joiner of emoji sequences, the non-joiner of Persian, a soft hyphen, a tag
+# sequence (a flag), a right-to-left mark, no-break and zero-width spaces.
+ENGLAND = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # a flag: tags
+WRITTEN = [
+    "👩\u200d💻 Developers", "می\u200cخواهم", "Hyphen\u00adated", f"England {ENGLAND}",
+    "עברית\u200f (Hebrew)", "Café\u00a0Crème", "zero\u200bwidth",
 ]  # fmt: skip
 ACCEPTED_ON_COMMAND_LINE = (
-    [{"project_name": value, "project_slug": "markup"} for value in MARKUP]
-    + [{"description": value} for value in MARKUP]
+    [{"project_name": value, "project_slug": "markup"} for value in MARKUP + WRITTEN]
+    + [{"description": value} for value in MARKUP + WRITTEN]
     + [
         {"project_name": 'O\'Brien "Quoted" App'},
         {"project_name": "Café 🐳 Ünïcödé", "kubernetes": "yes"},
@@ -117,31 +149,112 @@ def replay_file(tmp_path: Path, recorded: dict, **changes) -> Path:
     return replay
 
 
-def assert_refused(result: subprocess.CompletedProcess, out: Path, name: str, value) -> None:
-    """Exit status 1, exactly one line on stderr naming the prompt, the value and what is
-    allowed, and nothing in the output folder."""
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every path under folder with a digest of its content and mode: two equal snapshots mean
+    nothing was created, changed or deleted in between."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(
+            (b"" if path.is_dir() else path.read_bytes()) + oct(path.stat().st_mode).encode()
+        ).hexdigest()
+        for path in folder.rglob("*")
+    }
+
+
+def refuse(*arguments: str, name: str, value, work: Path, home: Path, watch: Path | None = None):
+    """cookiecutter run in work with these arguments: exit status 1, exactly one line on stderr
+    naming the prompt, the value and what is allowed, and nothing created, changed or deleted
+    in the folder watched (work unless told; cookiecutter's own replay file goes to home)."""
+    watch = watch or work
+    before = snapshot(watch)
+    result = cookiecutter(*arguments, cwd=work, home=home)
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = result.stderr.splitlines()
     match = LINE.fullmatch(line)
     assert match and match["name"] == name, line
     quoted = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     assert match["value"].startswith(quoted[:20]) and len(line) < 400, line
-    assert not out.exists() or list(out.rglob("*")) == []
+    assert snapshot(watch) == before
+
+
+@pytest.fixture
+def home(tmp_path_factory) -> Path:
+    """cookiecutter's config, replay files and clones: apart from the folders watched."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    """The folder a user runs cookiecutter in, holding the output folder (new unless a test
+    makes it) and a file of theirs."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("mine\n")
+    return tmp_path / "work"
 
 
 @pytest.mark.parametrize(("name", "value"), cases(REFUSED_ON_COMMAND_LINE))
-def test_bad_answer_on_the_command_line_is_refused(tmp_path, name, value):
-    out = tmp_path / "out"
-    arguments = ["--no-input", "-o", str(out), str(TEMPLATE), f"{name}={value}"]
-    assert_refused(cookiecutter(*arguments, cwd=tmp_path, home=tmp_path), out, name, value)
+def test_bad_answer_on_the_command_line_is_refused(work, home, name, value):
+    arguments = ["--no-input", "-o", "out", str(TEMPLATE), f"{name}={value}"]
+    refuse(*arguments, name=name, value=value, work=work, home=home)
 
 
 @pytest.mark.parametrize(("name", "value"), cases(REFUSED_IN_REPLAY))
-def test_bad_answer_in_a_replay_file_is_refused(tmp_path, recorded, name, value):
-    out = tmp_path / "out"
+def test_bad_answer_in_a_replay_file_is_refused(tmp_path, work, home, recorded, name, value):
     replay = replay_file(tmp_path, recorded, **{name: value})
-    arguments = ["--replay-file", str(replay), "-o", str(out), str(TEMPLATE)]
-    assert_refused(cookiecutter(*arguments, cwd=tmp_path, home=tmp_path), out, name, value)
+    arguments = ["--replay-file", str(replay), "-o", "out", str(TEMPLATE)]
+    refuse(*arguments, name=name, value=value, work=work, home=home)
+
+
+# Slugs that are paths, or too long for one: with the plain folder name, cookiecutter would
+# create "out/x/../.." (out's parent) or "../" before any check, and remove it on refusal.
+PATH_SLUGS = ["x/../..", "..", "/abs/path", "a/b", "a" * 5000]
+
+
+@pytest.mark.parametrize("hooks", ["yes", "no"], ids=lambda v: f"accept-hooks:{v}")
+@pytest.mark.parametrize("output", ["new", "existing"], ids=lambda v: f"output:{v}")
+@pytest.mark.parametrize("slug", PATH_SLUGS, ids=short)
+def test_a_slug_that_is_a_path_touches_nothing_anywhere(tmp_path, work, home, slug, output,
+                                                       hooks):  # fmt: skip
+    """Refused before cookiecutter creates any folder: the output folder new, or already holding
+    projects (and a folder named as the old fallback, invalid_slug), with or without hooks."""
+    if output == "existing":
+        for folder in ("invalid_slug", "python_wsgi_app"):
+            (work / "out" / folder).mkdir(parents=True)
+            (work / "out" / folder / "README.md").write_text("mine\n")
+    arguments = ["--no-input", "--accept-hooks", hooks, "-o", "out", str(TEMPLATE)]
+    refuse(*arguments, f"project_slug={slug}", name="project_slug", value=slug, work=work,
+           home=home, watch=tmp_path)  # fmt: skip
+
+
+def test_a_bad_answer_over_an_existing_project_is_refused_not_already_there(work, home):
+    """The answers are checked before cookiecutter looks for the project's folder."""
+    assert (
+        cookiecutter("--no-input", "-o", "out", str(TEMPLATE), cwd=work, home=home).returncode == 0
+    )
+    refuse("--no-input", "-o", "out", str(TEMPLATE), "port=80", name="port", value="80",
+           work=work, home=home)  # fmt: skip
+    refuse("--no-input", "-f", "-o", "out", str(TEMPLATE), "workers=0",
+           name="workers", value="0", work=work, home=home)  # fmt: skip
+
+
+def test_a_null_in_the_users_default_context_is_one_line(work, home):
+    """cookiecutter makes the slug's default from the name before any check: a null name must
+    not break that."""
+    (home / "cookiecutter.yaml").write_text(
+        f"replay_dir: {home / 'replay'}\ndefault_context:\n  project_name: null\n"
+    )
+    refuse("--no-input", "-o", "out", str(TEMPLATE), name="project_name", value=None,
+           work=work, home=home)  # fmt: skip
+
+
+def test_pytest_cookies_reports_a_refusal_as_a_failed_bake(cookies, tmp_path):
+    result = cookies.bake(extra_context={"project_slug": ".."})
+    assert isinstance(result.exception, SystemExit)
+    assert str(result.exception).startswith("error: project_slug='..' is not allowed")
+    # Only the empty output folder pytest-cookies made for the bake.
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [
+        Path("cookies"),
+        Path("cookies/bake00"),
+    ]
 
 
 def shape(value):
@@ -180,6 +293,15 @@ def assert_bake_parses(project: Path, reference: Path) -> None:
     assert files_shape(project) == files_shape(reference)
 
 
+def readme_shows(project: Path) -> tuple[str, str]:
+    """The README's title and opening paragraph as a reader sees them, the Markdown rendered;
+    it fails where Markdown made more of them than text (a list, a link, emphasis, code)."""
+    page = MarkdownIt("commonmark").render((project / "README.md").read_text("utf-8"))
+    shown = re.match(r"<h1>(?P<title>[^<]*)</h1>\n<p>(?P<description>[^<]*)</p>\n", page)
+    assert shown, page[:500]
+    return html.unescape(shown["title"]), html.unescape(shown["description"])
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """reference(answers): a bake with the same answers but the default text ones."""
@@ -211,6 +333,7 @@ def test_odd_answer_on_the_command_line_bakes_files_that_parse(tmp_path, referen
     recorded = json.loads((project / ".cookiecutter.json").read_text("utf-8"))["cookiecutter"]
     for name, value in answers.items():
         assert recorded[name] == {"yes": True, "no": False}.get(value, value)
+    assert readme_shows(project) == (recorded["project_name"], recorded["description"])
 
 
 @pytest.mark.parametrize("answers", ACCEPTED_IN_REPLAY, ids=answer_ids)
@@ -248,33 +371,113 @@ def test_choice_outside_its_list_is_refused_by_cookiecutter_itself(tmp_path, nam
     assert not out.exists()
 
 
-def test_the_hook_knows_the_same_choices_as_cookiecutter_json():
-    """The hook carries its own lists, so it works wherever cookiecutter runs it from."""
-    hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text("utf-8"))
-    constants = {
-        target.id: ast.literal_eval(node.value)
-        for node in hook.body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name) and target.id in ("CHOICES", "YES_NO")
-    }
-    assert constants["CHOICES"] == {k: v for k, v in CONTEXT.items() if isinstance(v, list)}
-    assert constants["YES_NO"] == [k for k, v in CONTEXT.items() if isinstance(v, bool)]
+# Re-running over a project: the README's "Generating into an existing folder", sentence by
+# sentence. A project whose user has edited a generated file, added files of their own, and
+# files where options they now answer no would go.
+YOURS = {
+    "python_wsgi_app/views.py": "# my routes\n",
+    "compose.yaml": "# my stack\n",
+    "k8s/ingress.yaml": "# my ingress\n",
+    ".github/workflows/release.yml": "# my release\n",
+    "python_wsgi_app/models.py": "# my models\n",
+}
 
 
-def test_an_existing_project_is_never_overwritten(tmp_path):
-    out = tmp_path / "out"
-    assert (
-        cookiecutter(
-            "--no-input", "-o", str(out), str(TEMPLATE), cwd=tmp_path, home=tmp_path
-        ).returncode
-        == 0
-    )
-    views = out / "python_wsgi_app" / "python_wsgi_app" / "views.py"
-    views.write_text("# my work\n")
-    result = cookiecutter(
-        "--no-input", "-o", str(out), str(TEMPLATE), "port=8080", cwd=tmp_path, home=tmp_path
-    )
-    assert result.returncode == 1
-    assert "already exists" in result.stdout
-    assert views.read_text() == "# my work\n"
+@pytest.fixture
+def users_project(work, home) -> Path:
+    result = cookiecutter("--no-input", "-o", "out", str(TEMPLATE), "kubernetes=yes", cwd=work,
+                          home=home)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    project = work / "out" / "python_wsgi_app"
+    for name, text in YOURS.items():
+        (project / name).write_text(text)
+    (project / "README.md").unlink()
+    return project
+
+
+def rerun(project: Path, home: Path, *options: str) -> subprocess.CompletedProcess:
+    return cookiecutter("--no-input", *options, "-o", "out", str(TEMPLATE), "ci=no", "compose=no",
+                        cwd=project.parent.parent, home=home)  # fmt: skip
+
+
+def test_without_f_an_existing_folder_stops_with_nothing_changed(users_project, home):
+    before = snapshot(users_project.parent.parent)
+    result = rerun(users_project, home)
+    assert result.returncode == 1 and "already exists" in result.stdout
+    assert snapshot(users_project.parent.parent) == before
+
+
+def test_f_writes_the_templates_files_over_theirs_and_deletes_nothing(users_project, home):
+    before = set(snapshot(users_project))
+    assert rerun(users_project, home, "-f").returncode == 0
+    # What the template writes for these answers replaces the copy there, and missing files
+    # come back.
+    views = (users_project / "python_wsgi_app" / "views.py").read_text()
+    assert views != YOURS["python_wsgi_app/views.py"] and MESSAGE in views
+    assert (users_project / "README.md").is_file()
+    # Nothing else is touched: the user's files, and those of options now answered no.
+    for name, text in YOURS.items():
+        if name != "python_wsgi_app/views.py":
+            assert (users_project / name).read_text() == text, name
+    assert (users_project / "k8s" / "app.yaml").is_file()
+    assert before <= set(snapshot(users_project))  # no file deleted
+
+
+def test_f_with_s_keeps_every_existing_file_and_adds_missing_ones(users_project, home):
+    before = snapshot(users_project)
+    assert rerun(users_project, home, "-f", "-s").returncode == 0
+    after = snapshot(users_project)
+    assert {name: after[name] for name in before} == before
+    assert set(after) - set(before) == {"README.md"}
+
+
+# Slugs beside the names the rules refuse: each bakes a project that passes ruff and its own
+# tests; the first is also built into an image that serves.
+NEAR_MISSES = ["pytest_app", "tests2", "k8s_app", "annotation", "json_api", "flask_app",
+               "healthchecks", "test_apps", "conftests", "dockerfiles", "cgi_bin"]  # fmt: skip
+
+
+@pytest.mark.parametrize("slug", NEAR_MISSES)
+def test_a_slug_beside_a_refused_name_bakes_a_project_that_passes_its_tests(cookies, developed,
+                                                                            slug):  # fmt: skip
+    project = bake(cookies, project_slug=slug)
+    assert project.name == slug and (project / slug / "__init__.py").is_file()
+    run(tool("ruff"), "check", "--no-cache", str(project))
+    run(tool("ruff"), "format", "--check", "--no-cache", str(project))
+    (project / ".venv").symlink_to(developed / ".venv")  # the tools of README's "Develop"
+    result = run(".venv/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    assert " passed" in result.stdout.splitlines()[-1], result.stdout
+
+
+@pytest.mark.docker
+def test_a_slug_beside_a_refused_name_serves_from_its_image(image):
+    tag, _ = image(project_slug=NEAR_MISSES[0])
+    with Container(tag, 6000) as container:
+        assert container.wait_until_serving() == (200, MESSAGE)
+
+
+# The lists behind the refused slugs, checked against what they stand for.
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("python", BUILDABLE_PYTHONS, ids=lambda v: f"python_version:{v}")
+def test_refused_slugs_hold_the_standard_library_of_each_python(docker_engine, python):
+    """3.12 has no image here; its modules are 3.11's less those 3.12 removed."""
+    code = "import sys; print(*sys.stdlib_module_names)"
+    names = docker("run", "--rm", f"python:{python}-slim", "python", "-c", code).split()
+    assert {name for name in names if not name.startswith("_")} <= set(STANDARD_LIBRARY.split())
+
+
+def test_refused_slugs_hold_every_module_the_locks_install(developed):
+    code = "import importlib.metadata as m; print(*m.packages_distributions())"
+    names = run(str(developed / ".venv" / "bin" / "python"), "-c", code).stdout.split()
+    assert {name for name in names if not name.startswith("_")} <= set(INSTALLED.split())
+
+
+def test_refused_slugs_hold_every_name_the_project_uses(cookies):
+    """Beside the package: folders, files without a suffix (Dockerfile is dockerfile on a
+    case-insensitive disk), and the modules at the top and in tests/."""
+    project = bake(cookies, kubernetes="yes", compose="yes", ci="yes")
+    names = {p.name.lower() for p in project.iterdir() if p.is_dir() or "." not in p.name}
+    names |= {p.stem for p in [*project.glob("*.py"), *project.glob("tests/*.py")]}
+    assert {n for n in names - {project.name} if n.isidentifier()} <= set(PROJECT.split())

@@ -195,6 +195,11 @@ BAD_SETTINGS = [
     ("LOG_FORMAT", "xml", "gunicorn.conf.py: LOG_FORMAT='xml' is not allowed"),
     # Gunicorn checks its own setting before the app reads it.
     ("FORWARDED_ALLOW_IPS", "10.0.0.0/33", "Error: '10.0.0.0/33' does not appear to be an IPv4"),
+    # GUNICORN_CMD_ARGS applies after the config file: checked as the server starts.
+    ("GUNICORN_CMD_ARGS", "--workers 0", "workers=0 (GUNICORN_CMD_ARGS) is not allowed"),
+    ("GUNICORN_CMD_ARGS", "--worker-connections 0", "worker_connections=0 (GUNICORN_CMD_ARGS)"),
+    # A switch that is not true or false would turn debug mode on.
+    ("FLASK_DEBUG", "no", "python_wsgi_app: FLASK_DEBUG='no' is not allowed; expected true"),
     # Gunicorn itself parses WEB_CONCURRENCY as it starts, before any config file.
     ("WEB_CONCURRENCY", "abc", "ValueError: invalid literal for int() with base 10: 'abc'"),
 ]

@@ -1,14 +1,36 @@
-"""Development: the README's "Develop" command serves the working tree and reloads on save."""
+"""Development, with the generated README's "Develop" commands run verbatim. In a container:
+Compose watch over the Dockerfile's development stage serves each save within seconds, new
+modules and fixed syntax errors included, rebuilds by itself after a lock refresh, runs the
+tests in the image, and keeps the debugger on loopback and out of the production image. On this
+machine: Flask's reloader."""
 
+import json
 import os
+import re
 import signal
+import statistics
 import subprocess
+import time
+from pathlib import Path
 
-from helpers import MESSAGE, commands, get, wait_for
+import pytest
+
+from helpers import (
+    MESSAGE,
+    bake,
+    build,
+    commands,
+    docker,
+    free_port,
+    get,
+    run,
+    shell,
+    wait_for,
+)
 
 
 def test_the_develop_command_serves_edits_within_seconds(developed):
-    serve = commands(developed / "README.md", "Develop")[1]  # the first made the venv
+    serve = commands(developed / "README.md", "On this machine")[1]  # the first made the venv
     port = int(serve.rsplit("--port", 1)[1])
     url = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen(["bash", "-c", serve], cwd=developed, start_new_session=True)
@@ -21,3 +43,162 @@ def test_the_develop_command_serves_edits_within_seconds(developed):
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and its reloader
         server.wait(timeout=10)
+
+
+class DevContainer:
+    """The README's `docker compose -f compose.dev.yaml up --build --watch`, running."""
+
+    def __init__(self, project: Path, port: int, log: Path):
+        self.project, self.port, self.log = project, port, log
+        self.compose = "docker compose -f compose.dev.yaml"
+
+    def get(self, path: str = "/") -> tuple[int, str]:
+        return get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+
+    def serves(self, path: str, body: str, timeout: float = 30) -> float:
+        """Seconds until path answers body."""
+        started = time.monotonic()
+        wait_for(lambda: self.get(path) == (200, body), timeout, f"{path} to answer {body!r}")
+        return time.monotonic() - started
+
+    def container(self) -> dict:
+        (found,) = json.loads(docker("inspect", shell(f"{self.compose} ps -q web", self.project)))
+        return found
+
+
+@pytest.fixture(scope="module")
+def dev(docker_engine, cookies_session, developed, tmp_path_factory):
+    """A bake's development container, started by its README's command, with the tools of
+    "On this machine" for its lock refresh; stopped as the README says (Ctrl-C, then down)."""
+    port = free_port()
+    project = bake(cookies_session, project_name=f"Dev {port}")
+    (project / ".venv").symlink_to(developed / ".venv")
+    up = commands(project / "README.md", "In a container")[0]
+    log = tmp_path_factory.mktemp("dev") / "up.log"
+    environ = {**os.environ, "DEV_PORT": str(port)}
+    with log.open("w") as output:
+        server = subprocess.Popen(["bash", "-c", up], cwd=project, env=environ, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    loop = DevContainer(project, port, log)
+    try:
+        loop.serves("/", MESSAGE, timeout=600)
+        yield loop
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
+        server.wait(timeout=60)
+        shell("docker compose -f compose.dev.yaml down", project, check=False)
+        label = f"com.docker.compose.project={project.name.replace('_', '-')}-dev"
+        images = docker("images", "-aq", "--filter", f"label={label}").split()
+        if images:
+            docker("rmi", "-f", *set(images), check=False)
+
+
+@pytest.mark.docker
+def test_saved_code_shows_in_the_next_response(dev, capsys):
+    views = dev.project / dev.project.name / "views.py"
+    original = views.read_text()
+    seconds = []
+    for edit in range(10):
+        views.write_text(original.replace(MESSAGE, f"Edit {edit}"))
+        seconds.append(dev.serves("/", f"Edit {edit}"))
+    views.write_text(original)
+    dev.serves("/", MESSAGE)
+    with capsys.disabled():
+        print(f"\nsave to response, 10 edits: median {statistics.median(seconds):.2f} s, "
+              f"worst {max(seconds):.2f} s")  # fmt: skip
+
+
+@pytest.mark.docker
+def test_a_new_module_with_a_route_answers(dev):
+    package = dev.project / dev.project.name
+    (package / "ping.py").write_text(
+        'from flask import Blueprint\n\nbp = Blueprint("ping", __name__)\n\n\n'
+        '@bp.get("/ping")\ndef ping():\n    return "pong"\n'
+    )
+    factory = package / "__init__.py"
+    register = "    app.register_blueprint(views.bp)\n"
+    factory.write_text(factory.read_text().replace(
+        register, f"{register}    from .ping import bp as ping\n\n    app.register_blueprint(ping)\n"
+    ))  # fmt: skip
+    dev.serves("/ping", "pong")
+
+
+@pytest.mark.docker
+def test_a_syntax_error_is_logged_where_it_is_and_fixing_it_brings_the_app_back(dev):
+    views = dev.project / dev.project.name / "views.py"
+    original = views.read_text()
+    line = len(original.splitlines()) + 1
+    views.write_text(original + "def broken(:\n")
+    where = f'File "/app/{dev.project.name}/views.py", line {line}'
+    wait_for(lambda: where in dev.log.read_text() and "SyntaxError" in dev.log.read_text(),
+             30, "the syntax error in the log")  # fmt: skip
+    views.write_text(original)
+    dev.serves("/", MESSAGE)
+
+
+@pytest.mark.docker
+def test_a_lock_refresh_rebuilds_and_restarts_by_itself(dev, capsys):
+    """A new requirement, the README's lock refresh, and nothing else: the rebuilt container
+    imports it."""
+    with (dev.project / "requirements.in").open("a") as inputs:
+        inputs.write("six==1.17.0\n")
+    shell(commands(dev.project / "README.md", "Dependencies")[0], dev.project)
+    refreshed = time.monotonic()
+
+    def imports_six() -> bool:
+        probe = f"{dev.compose} exec -T web python -c 'import six'"
+        return run("bash", "-c", probe, cwd=dev.project, check=False).returncode == 0
+
+    wait_for(imports_six, 300, "the rebuilt container to import six")
+    rebuilt = time.monotonic() - refreshed
+    dev.serves("/", MESSAGE)
+    assert "Rebuilding service" in dev.log.read_text()
+    with capsys.disabled():
+        print(f"\nlock refresh to the new package imported in the container: {rebuilt:.1f} s")
+
+
+@pytest.mark.docker
+def test_the_debugger_is_on_loopback_only_and_not_in_the_production_image(dev, image):
+    container = dev.container()
+    ports = container["HostConfig"]["PortBindings"]
+    assert [b["HostIp"] for bindings in ports.values() for b in bindings] == ["127.0.0.1"]
+    assert "--debug" in container["Config"]["Cmd"]
+    tag, _ = image()
+    config = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", tag))
+    assert config["Cmd"] == ["gunicorn", "--config", "gunicorn.conf.py"]
+    assert not [v for v in config["Env"] if v.startswith(("FLASK_", "PYTEST_"))]
+
+
+@pytest.mark.docker
+def test_the_tests_run_in_the_container_and_fail_when_one_breaks(dev):
+    test = commands(dev.project / "README.md", "In a container")[1]
+    passed = shell(test, dev.project)
+    assert re.search(r"\d+ passed", passed) and "failed" not in passed
+    broken = dev.project / "tests" / "test_broken.py"
+    broken.write_text("def test_broken():\n    assert 1 == 2\n")
+    try:
+        failed = run("bash", "-c", test, cwd=dev.project, check=False)
+        assert failed.returncode == 1 and "1 failed" in failed.stdout
+    finally:
+        broken.unlink()
+
+
+@pytest.mark.docker
+def test_the_production_image_is_what_it_was_without_the_development_stages(image, tmp_path):
+    """The Dockerfile with its development stages cut out builds an image of the same config
+    and size (within 1%), with no test tools in it."""
+    tag, project = image()
+    stages = re.split(r"(?m)^(?=(?:#.*\n)*FROM )", (project / "Dockerfile").read_text())
+    kept = [s for s in stages if not re.search(r"(?m)^FROM (.* AS development.*|runtime)$", s)]
+    assert len(kept) == len(stages) - 3
+    (tmp_path / "Dockerfile").write_text("".join(kept))
+    build(project, f"{tag}-without-development", "-f", str(tmp_path / "Dockerfile"))
+
+    def inspect(image: str) -> dict:
+        return json.loads(docker("image", "inspect", "--format", "{{json .}}", image))
+
+    shipped, without = inspect(tag), inspect(f"{tag}-without-development")
+    assert shipped["Config"] == without["Config"]
+    assert abs(shipped["Size"] - without["Size"]) <= 0.01 * without["Size"]
+    tools = docker("run", "--rm", "--entrypoint", "sh", tag, "-c", "ls /opt/venv/bin")
+    assert not {"pytest", "ruff", "uv", "cruft"} & set(tools.split())

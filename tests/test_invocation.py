@@ -31,6 +31,8 @@ WAYS = {
     "name-from-its-parent": ("", "{clone}", [], ""),
     "absolute": ("elsewhere", "{base}/{clone}", [], "elsewhere"),
     "git-file-url": ("elsewhere", "git+file://{base}/{clone}", [], "elsewhere"),
+    # As `cookiecutter gh:owner/repo` clones it, from a stand-in for GitHub (below).
+    "gh-abbreviation": ("elsewhere", "gh:owner/{clone}", [], "elsewhere"),
     "relative-output-dir": ("", "{clone}", ["--output-dir", "out/projects"], "out/projects"),
 }
 
@@ -40,20 +42,27 @@ def test_every_way_to_name_the_template_refuses_and_bakes(checkout, tmp_path, wa
     cwd, template, output, lands = WAYS[way]
     base = tmp_path / "base"
     repo = clone(checkout, base)
+    # gh: expands to https://github.com/{0}.git; here, to a bare repository in its place.
+    github = tmp_path / "github"
+    run("git", "clone", "-q", "--bare", str(repo), str(github / "owner" / f"{repo.name}.git"))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cookiecutter.yaml").write_text(
+        f"cookiecutters_dir: {home / 'clones'}\nreplay_dir: {home / 'replay'}\n"
+        f"abbreviations:\n  gh: git+file://{github}/{{0}}.git\n"
+    )
     names = {"clone": repo.name, "base": base}
     cwd = base / cwd.format(**names)
     cwd.mkdir(parents=True, exist_ok=True)
     arguments = [*output, "--no-input", template.format(**names)]
 
     before = list(base.rglob("*"))
-    refused = cookiecutter(*arguments, "port=80", cwd=cwd, home=tmp_path / "home")
+    refused = cookiecutter(*arguments, "port=80", cwd=cwd, home=home)
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: port='80' is not allowed")
-    # Nothing is left but the output folder itself, when the command named a new one.
-    output = base / lands
-    assert set(base.rglob("*")) - set(before) <= {output, *output.parents}
+    assert list(base.rglob("*")) == before  # the answers are checked before any folder is made
 
-    baked = cookiecutter(*arguments, "port=8123", "kubernetes=no", cwd=cwd, home=tmp_path / "home")
+    baked = cookiecutter(*arguments, "port=8123", "kubernetes=no", cwd=cwd, home=home)
     assert baked.returncode == 0, baked.stdout + baked.stderr
     project = base / lands / SLUG
     assert "EXPOSE 8123" in (project / "Dockerfile").read_text()  # the answer reached the files

@@ -15,6 +15,7 @@ from helpers import (
     choices,
     combinations,
     dockerfile_cmd,
+    dockerfile_stages,
     gunicorn_settings,
     ids,
     outline,
@@ -44,29 +45,23 @@ DEPLOYMENTS = [
 SWEEP = combinations(PYTHONS, PORTS, WORKERS, WORKER_OPTIONS, DEPLOYMENTS)
 
 
-def instructions(project: Path) -> list[tuple[str, str]]:
-    """The Dockerfile's instructions as (keyword, arguments), continuation lines joined."""
-    text = re.sub(r"\\\n\s*", "", (project / "Dockerfile").read_text())
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return [tuple(line.split(None, 1)) for line in lines]
-
-
-def python_images(steps: list[tuple[str, str]]) -> list[str]:
+def python_images(project: Path) -> list[str]:
     """The FROM lines of the build and runtime stages (the uv stage only lends its binary)."""
-    return [args for keyword, args in steps if keyword == "FROM" and args.startswith("python:")]
+    stages = dockerfile_stages(project).values()
+    return [args for steps in stages for keyword, args in steps[:1] if args.startswith("python:")]
 
 
 def test_default_bake_is_the_seed_without_its_defects(default_project):
     assert default_project.name == "python_wsgi_app"
-    steps = instructions(default_project)
-    assert python_images(steps) == ["python:3.11 AS build", "python:3.11-slim"]
+    assert python_images(default_project) == ["python:3.11 AS build", "python:3.11-slim AS runtime"]
+    runtime = dockerfile_stages(default_project)["runtime"]
     # The seed appended the venv to PATH; it must come first.
-    environment = " ".join(args for keyword, args in steps if keyword == "ENV")
+    environment = " ".join(args for keyword, args in runtime if keyword == "ENV")
     assert re.search(r'PATH="/opt/venv/bin:\$PATH"', environment)
     # The seed's "COPY --from=build /opt/venv /opt/venv   # comment" copied "#" and "comment".
-    for keyword, args in steps:
+    for keyword, args in runtime:
         assert "#" not in args or keyword == "RUN", (keyword, args)
-    assert ("EXPOSE", "6000") in steps
+    assert ("EXPOSE", "6000") in runtime
     assert dockerfile_cmd(default_project)[0] == "gunicorn"
 
     config = gunicorn_settings(default_project)
@@ -75,29 +70,37 @@ def test_default_bake_is_the_seed_without_its_defects(default_project):
     assert "threads" not in config  # threads > 1 would silently turn sync into gthread
 
 
+def test_docker_build_makes_the_runtime_stage_as_it_is(default_project):
+    """The development stages come before the last one, which is the runtime stage unchanged:
+    what `docker build` makes without --target."""
+    stages = dockerfile_stages(default_project)
+    assert list(stages)[-1] == "" and stages[""] == [("FROM", "runtime")]
+    assert list(stages).index("runtime") < list(stages).index("development")
+
+
 def test_requirements_come_before_the_code(default_project):
     """A code-only change reuses the dependency layer: the build stage installs requirements
     only, and the app's code is copied only into the runtime stage."""
-    steps = instructions(default_project)
-    runtime = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
-    build, final = steps[:runtime], steps[runtime:]
-    copied = {
-        k: [a for kw, a in stage if kw == "COPY" and not a.startswith("--from=uv ")]
-        for k, stage in (("build", build), ("final", final))
-    }
-    assert copied["build"] == ["requirements.txt /tmp/requirements.txt"]
-    assert any(k == "RUN" and "--require-hashes" in a for k, a in build)
-    assert "python_wsgi_app/ python_wsgi_app/" in copied["final"]
-    assert not [a for a in copied["final"] if "requirements" in a]
+    stages = dockerfile_stages(default_project)
+
+    def copied(stage: str) -> list[str]:
+        return [a for kw, a in stages[stage] if kw == "COPY" and not a.startswith("--from=uv ")]
+
+    assert copied("build") == ["requirements.txt /tmp/requirements.txt"]
+    assert any(k == "RUN" and "--require-hashes" in a for k, a in stages["build"])
+    assert "python_wsgi_app/ python_wsgi_app/" in copied("runtime")
+    assert not [a for a in copied("runtime") if "requirements" in a]
 
 
 @pytest.mark.parametrize("answers", combinations(PYTHONS, PORTS), ids=ids)
 def test_images_and_port_follow_the_answers(cookies, answers):
     project = bake(cookies, **answers)
     python, port = answers["python_version"], answers["port"]
-    steps = instructions(project)
-    assert python_images(steps) == [f"python:{python} AS build", f"python:{python}-slim"]
-    assert ("EXPOSE", port) in steps
+    assert python_images(project) == [
+        f"python:{python} AS build",
+        f"python:{python}-slim AS runtime",
+    ]
+    assert ("EXPOSE", port) in dockerfile_stages(project)["runtime"]
     assert gunicorn_settings(project)["bind"] == [f"0.0.0.0:{port}"]
     ruff = (project / "pyproject.toml").read_text()
     assert f'target-version = "py{python.replace(".", "")}"' in ruff

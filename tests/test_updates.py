@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PROJECT, clone, commands, commit_all, cookiecutter, run, shell
+from helpers import PACKAGE, TEMPLATE, clone, commands, commit_all, cookiecutter, run, shell
 
 HEADING = "Updating from the template"
 
@@ -57,7 +57,7 @@ def test_cruft_links_with_the_answers_checks_and_updates(project, template_repo)
     commit_all(project, "my project, linked and changed")
 
     # A newer template: a change to the same generated file, at its other end.
-    template_views = template_repo / PROJECT.name / "{{cookiecutter.project_slug}}" / "views.py"
+    template_views = template_repo / PACKAGE.relative_to(TEMPLATE) / "views.py"
     old_doc = template_views.read_text().splitlines()[0]
     template_views.write_text(template_views.read_text().replace(old_doc, '"""The routes (v2)."""'))
     commit_all(template_repo, "template v2: the routes' docstring")

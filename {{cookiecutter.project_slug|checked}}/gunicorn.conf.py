@@ -31,12 +31,26 @@ def setting(name: str, default: str, allowed: range | list[str]):
     if isinstance(allowed, range):
         if raw.isascii() and raw.isdigit() and int(raw) in allowed:
             return int(raw)
-        expected = f"an integer from {allowed.start} to {allowed.stop - 1}"
     elif raw in allowed:
         return raw
+    refuse(f"{name}={raw[:40]!r}", allowed)
+
+
+def refuse(what: str, allowed: range | list[str]):
+    if isinstance(allowed, range):
+        expected = f"an integer from {allowed.start} to {allowed.stop - 1}"
     else:
         expected = "one of " + ", ".join(allowed)
-    raise SystemExit(f"gunicorn.conf.py: {name}={raw[:40]!r} is not allowed; expected {expected}")
+    raise SystemExit(f"gunicorn.conf.py: {what} is not allowed; expected {expected}")
+
+
+# Worker processes, threads per worker (gthread), connections per worker: with 0 of any, the
+# server would start and answer nothing.
+COUNTS = {
+    "workers": range(1, 1001),
+    "threads": range(1, 1001),
+    "worker_connections": range(1, 100_001),
+}
 {%- if auto %}
 
 
@@ -91,7 +105,7 @@ wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
 # 0.0.0.0: every interface of the container, so the port Docker publishes reaches Gunicorn.
 bind = [f"0.0.0.0:{setting('PORT', '{{ cookiecutter.port }}', range(1024, 65536))}"]
 if "WEB_CONCURRENCY" in os.environ:
-    workers, WORKERS_FROM = setting("WEB_CONCURRENCY", "", range(1, 1001)), "WEB_CONCURRENCY"
+    workers, WORKERS_FROM = setting("WEB_CONCURRENCY", "", COUNTS["workers"]), "WEB_CONCURRENCY"
 else:
 {%- if auto %}
     workers, WORKERS_FROM = auto_workers()
@@ -107,6 +121,14 @@ threads = {{ cookiecutter.threads }}
 # start faster. Anything opened at import time is shared too: open per-worker resources
 # (database pools, clients) in post_fork (README.md, "Workers").
 preload_app = True
+
+
+def on_starting(server):
+    """GUNICORN_CMD_ARGS applies after this file: check what it may have changed."""
+    for name, allowed in COUNTS.items():
+        value = getattr(server.cfg, name)
+        if value not in allowed:
+            refuse(f"{name}={value} (GUNICORN_CMD_ARGS)", allowed)
 
 
 def pre_fork(server, worker):

@@ -6,16 +6,6 @@ from flask import request
 from {{ cookiecutter.project_slug }} import create_app
 
 
-@pytest.fixture
-def app():
-    return create_app({"TESTING": True})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def test_root_says_hello(client):
     response = client.get("/")
     assert response.status_code == 200
@@ -35,6 +25,20 @@ def test_unknown_path_is_404(client):
 def test_settings_come_from_flask_environment_variables(monkeypatch):
     monkeypatch.setenv("FLASK_MAX_CONTENT_LENGTH", "1048576")
     assert create_app().config["MAX_CONTENT_LENGTH"] == 1048576
+
+
+@pytest.mark.parametrize(("value", "debug"), [("true", True), ("1", True), ("false", False)])
+def test_switches_read_as_booleans(monkeypatch, value, debug):
+    monkeypatch.setenv("FLASK_DEBUG", value)
+    assert create_app().debug is debug
+
+
+@pytest.mark.parametrize("value", ["no", "off", "False", "yes", "2", '"true"'])
+def test_a_switch_that_is_not_a_boolean_stops_the_app(monkeypatch, value):
+    """Any text but true or false would stay a string, and a string counts as on."""
+    monkeypatch.setenv("FLASK_DEBUG", value)
+    with pytest.raises(SystemExit, match="FLASK_DEBUG=.* is not allowed"):
+        create_app()
 
 
 @pytest.mark.parametrize(

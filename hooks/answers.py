@@ -1,0 +1,191 @@
+"""The template's rules for answers, and the Jinja filters that apply them (cookiecutter.json's
+``_extensions`` loads this module from the template's folder).
+
+``checked`` renders the project folder's name, ``{{cookiecutter.project_slug|checked}}``. That
+is the first thing cookiecutter renders once the questions are answered, before it creates
+anything, so every answer is checked there: a bad one stops generation with one line on stderr
+naming the prompt, the value and what is allowed, and nothing is created, whether the output
+folder exists or not, and with ``--accept-hooks no`` too. A slug such as ``..`` or ``a/b``
+never becomes a path.
+
+``markdown`` writes a text answer into the generated README as the plain text it is.
+"""
+
+import json
+import keyword
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+from jinja2 import pass_context
+from jinja2.ext import Extension
+
+# The questions, from cookiecutter.json beside this folder ("_" entries are cookiecutter's).
+QUESTIONS = {
+    name: value
+    for name, value in json.loads(
+        (Path(__file__).parent.parent / "cookiecutter.json").read_text("utf-8")
+    ).items()
+    if not name.startswith("_")
+}
+CHOICES = {name: value for name, value in QUESTIONS.items() if isinstance(value, list)}
+YES_NO = [name for name, value in QUESTIONS.items() if isinstance(value, bool)]
+
+SLUG = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+SLUG_LENGTH = 63  # the longest Kubernetes name and label value
+# The slug names the app's package, imported from the project's folder: it must not hide a
+# module that the app, its tools or Python import, nor collide with what the project holds.
+# Python's standard library, every version on offer (a project moves up; public names only,
+# as a slug cannot start with "_"), with the running Python's own added at run time:
+STANDARD_LIBRARY = """
+    abc aifc annotationlib antigravity argparse array ast asynchat asyncio asyncore atexit
+    audioop base64 bdb binascii bisect builtins bz2 cProfile calendar cgi cgitb chunk cmath
+    cmd code codecs codeop collections colorsys compileall compression concurrent
+    configparser contextlib contextvars copy copyreg crypt csv ctypes curses dataclasses
+    datetime dbm decimal difflib dis distutils doctest email encodings ensurepip enum errno
+    faulthandler fcntl filecmp fileinput fnmatch fractions ftplib functools gc genericpath
+    getopt getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib
+    imaplib imghdr imp importlib inspect io ipaddress itertools json keyword lib2to3
+    linecache locale logging lzma mailbox mailcap marshal math mimetypes mmap modulefinder
+    msilib msvcrt multiprocessing netrc nis nntplib nt ntpath nturl2path numbers opcode
+    operator optparse os ossaudiodev pathlib pdb pickle pickletools pipes pkgutil platform
+    plistlib poplib posix posixpath pprint profile profiling pstats pty pwd py_compile
+    pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource
+    rlcompleter runpy sched secrets select selectors shelve shlex shutil signal site smtpd
+    smtplib sndhdr socket socketserver spwd sqlite3 sre_compile sre_constants sre_parse ssl
+    stat statistics string stringprep struct subprocess sunau symtable sys sysconfig syslog
+    tabnanny tarfile telnetlib tempfile termios textwrap this threading time timeit tkinter
+    token tokenize tomllib trace traceback tracemalloc tty turtle turtledemo types typing
+    unicodedata unittest urllib uu uuid venv warnings wave weakref webbrowser winreg
+    winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
+"""
+# What the project's locks install, every option's included (import names; a test keeps this
+# list in step with the locks), and what a virtual environment starts with:
+INSTALLED = """
+    annotated_doc annotated_types arrow binaryornot blinker certifi cfgv charset_normalizer
+    click cookiecutter cruft dateutil distlib filelock flask git gitdb gunicorn identify idna
+    iniconfig itsdangerous jinja2 markdown_it markupsafe mdurl nodeenv packaging pip
+    pkg_resources platformdirs pluggy pre_commit py pydantic pydantic_core pygments pytest
+    python_discovery requests rich ruff setuptools shellingham slugify smmap text_unidecode
+    typer typing_extensions typing_inspection tzdata urllib3 uv virtualenv werkzeug yaml
+"""
+# Names the project itself uses beside the package: folders, modules, and the Dockerfile (the
+# same name as a folder on a case-insensitive disk). A test keeps this in step with the files.
+PROJECT = "conftest dockerfile healthcheck k8s test_app tests"
+RESERVED = frozenset(
+    (STANDARD_LIBRARY + INSTALLED + PROJECT).split() + list(sys.stdlib_module_names)
+)
+
+# Ports below 1024 need root, and the app runs as an unprivileged user.
+PORTS = range(1024, 65536)
+# 1000 workers is far past what one machine runs well; 1000 threads per worker is Gunicorn's
+# worker_connections; 1000 replicas keeps clear of Kubernetes' int32 field.
+COUNTS = range(1, 1001)
+# Bidirectional embeddings, overrides and isolates: they reorder the text that follows them.
+BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def one_line(text: str) -> bool:
+    """Text on one line, without spaces around it. Any letter, mark, symbol or space is fine,
+    and so are the invisible characters written text needs (the zero-width joiner of emoji
+    sequences, the non-joiner of Persian, the soft hyphen); not controls, line or paragraph
+    separators, or characters that reorder the text around them."""
+    refused = {"Cc", "Cs", "Zl", "Zp"}
+    return text == text.strip() and not any(
+        unicodedata.category(c) in refused or c in BIDI_CONTROLS for c in text
+    )
+
+
+def integer_in(allowed: range):
+    return lambda text: re.fullmatch(r"[1-9][0-9]{0,5}", text) and int(text) in allowed
+
+
+COUNT = f"an integer from {COUNTS.start} to {COUNTS.stop - 1}"
+# Text answers: (is it allowed?, what is allowed).
+TEXT = {
+    "project_name": (lambda v: v and one_line(v), "a name on one line, not blank"),
+    "project_slug": (
+        lambda v: (
+            len(v) <= SLUG_LENGTH
+            and SLUG.fullmatch(v)
+            and not keyword.iskeyword(v)
+            and v not in RESERVED
+        ),
+        (
+            f"up to {SLUG_LENGTH} lowercase letters, digits and single underscores, starting "
+            "with a letter; not a Python keyword, nor a module of Python, of the project's "
+            "packages or of the project itself, such as json, flask, pytest or tests (it names "
+            "the app's package, its image and Kubernetes objects)"
+        ),
+    ),
+    "description": (one_line, "one line of text without leading or trailing spaces"),
+    "port": (integer_in(PORTS), f"an integer from {PORTS.start} to {PORTS.stop - 1}"),
+    "workers": (lambda v: v == "auto" or integer_in(COUNTS)(v), f"{COUNT}, or 'auto'"),
+    "threads": (integer_in(COUNTS), COUNT),
+    "replicas": (integer_in(COUNTS), COUNT),
+    **{
+        name: (choices.__contains__, "one of " + ", ".join(choices))
+        for name, choices in CHOICES.items()
+    },
+}
+NUMBERS = ["port", "workers", "threads", "replicas"]
+
+
+def problem(name: str, value: object) -> str | None:
+    """What is allowed for this answer, or None when its value is allowed."""
+    if name in YES_NO:
+        # cookiecutter turns yes/no typed or given on the command line into booleans; a replay
+        # file must hold JSON booleans, since the text "no" would count as true.
+        return None if isinstance(value, bool) else "yes or no (true or false in a replay file)"
+    if name not in TEXT:
+        return None  # cookiecutter's own entries (_template, ...), and any we do not ask
+    if name in NUMBERS and type(value) is int:
+        value = str(value)  # a hand-written replay file may hold numbers
+    valid, allowed = TEXT[name]
+    return None if isinstance(value, str) and valid(value) else allowed
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """The value as the message quotes it: text in quotes, anything else as JSON; cut if long."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:limit]}... ({length} characters)"
+
+
+@pass_context
+def checked(context, slug: str) -> str:
+    """The slug, once every answer is allowed; otherwise stop with one line on stderr."""
+    for name, value in context["cookiecutter"].items():
+        allowed = problem(name, value)
+        if allowed:
+            # SystemExit prints its text on stderr and exits with status 1, before cookiecutter
+            # has created anything; pytest-cookies and cruft report it as a failed bake.
+            raise SystemExit(f"error: {name}={shown(value)} is not allowed; expected {allowed}.")
+    return slug
+
+
+# What would act at a line's start, once INLINE has escaped the rest: a list item, a rule, a
+# setext underline, a table; an ordered list's number ("1." or "1)").
+LINE_START = re.compile(r"^(?:[+\-=|]|\d{1,9}(?=[.)]))")
+# Everywhere else: escapes, code, emphasis, links, headings' closing #s, strikethrough, HTML.
+INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[~#"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def markdown(text: str) -> str:
+    """A one-line text answer as Markdown that shows it as typed: it cannot open a code block,
+    an HTML block, a heading or a list, nor lose a character to Markdown's syntax."""
+    text = text.translate(INLINE)
+    if match := LINE_START.match(text):
+        # "\-": the character itself; "1986\." and "1\)": a number, not a list item.
+        at = match.end() if text[0].isdigit() else 0
+        text = f"{text[:at]}\\{text[at:]}"
+    return text
+
+
+class Answers(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters.update(checked=checked, markdown=markdown)
