@@ -9,9 +9,21 @@ import json
 from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-FOLDERS = {"k8s": "kubernetes", ".github/workflows": "ci", ".github": "ci"}
+CHOSEN = {
+    "kubernetes": ANSWERS["kubernetes"],
+    "ci": ANSWERS["ci"],
+    "database": ANSWERS["database"] != "none",
+}
+# Innermost first: a folder emptied here lets its parent go too.
+FOLDERS = {
+    "k8s": "kubernetes",
+    ".github/workflows": "ci",
+    ".github": "ci",
+    "migrations/versions": "database",
+    "migrations": "database",
+}
 
 for folder, option in FOLDERS.items():
     path = Path(folder)
-    if not ANSWERS[option] and path.is_dir() and not any(path.iterdir()):
+    if not CHOSEN[option] and path.is_dir() and not any(path.iterdir()):
         path.rmdir()

@@ -1,5 +1,5 @@
 """What the template's tests and benchmark share: answers and bakes, commands, README blocks,
-waiting on events, Gunicorn's processes, Docker images and containers."""
+waiting on events, slow clients, Gunicorn's processes, Docker images and containers."""
 
 import http.client
 import itertools
@@ -10,8 +10,10 @@ import runpy
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -96,9 +98,12 @@ def dockerfile_cmd(project: Path, stage: str = "runtime") -> list[str]:
     return json.loads(command)
 
 
-WHOAMI = '''"""Who the app believes is asking: a route the template's tests add to a bake."""
+WHOAMI = '''"""Routes the template's tests add to a bake: who the app believes is asking, and a
+request that takes its time."""
 
-from flask import Blueprint, current_app, request
+import time
+
+from flask import Blueprint, current_app, request, url_for
 
 bp = Blueprint("whoami", __name__)
 
@@ -106,7 +111,18 @@ bp = Blueprint("whoami", __name__)
 @bp.get("/whoami")
 def whoami():
     current_app.logger.info("whoami from %s", request.remote_addr)
-    return {"remote_addr": request.remote_addr, "scheme": request.scheme}
+    return {
+        "remote_addr": request.remote_addr,
+        "scheme": request.scheme,
+        "url": url_for("whoami.whoami", _external=True),
+        "request_id": request.headers.get("X-Request-ID"),
+    }
+
+
+@bp.get("/sleep/<float:seconds>")
+def sleep(seconds):
+    time.sleep(seconds)
+    return "slept"
 '''
 
 
@@ -151,6 +167,11 @@ def shell(line: str, cwd: Path, check: bool = True, timeout: float = 600, **envi
     env = {**os.environ, **environ}
     return run("bash", "-euo", "pipefail", "-c", line, cwd=cwd, env=env, check=check,
                timeout=timeout).stdout  # fmt: skip
+
+
+def without_escapes(text: str) -> str:
+    """Text as read, without the terminal escapes Compose writes even to a pipe."""
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
 def commit_all(folder: Path, message: str) -> None:
@@ -199,8 +220,9 @@ def outline(readme: Path) -> tuple[list[str], list[str]]:
     return headings, [token.info for token in tokens if token.type == "fence"]
 
 
-def commands(readme: Path, heading: str) -> list[str]:
-    """The command lines of the first bash block under a heading (comments and blanks left out)."""
+def commands(readme: Path, heading: str, block: int = 0) -> list[str]:
+    """The command lines of a bash block under a heading, the first unless told (comments and
+    blanks left out)."""
     tokens = _tokens(readme)
     starts = [
         i
@@ -208,13 +230,15 @@ def commands(readme: Path, heading: str) -> list[str]:
         if token.type == "heading_open" and tokens[i + 1].content == heading
     ]
     assert starts, f"{readme} has no heading {heading!r}"
+    blocks = []
     for token in tokens[starts[0] + 2 :]:
         if token.type == "heading_open":
             break
         if token.type == "fence" and token.info == "bash":
             lines = token.content.splitlines()
-            return [line for line in lines if line.strip() and not line.startswith("#")]
-    raise AssertionError(f"no bash block under {heading!r} in {readme}")
+            blocks.append([line for line in lines if line.strip() and not line.startswith("#")])
+    assert len(blocks) > block, f"no bash block {block} under {heading!r} in {readme}"
+    return blocks[block]
 
 
 # Waiting on events ------------------------------------------------------------------------
@@ -249,6 +273,64 @@ def get(url: str, timeout: float = 5) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+# Load ---------------------------------------------------------------------------------------
+
+SLOW_CLIENTS, SECONDS = 50, 60
+
+
+def connect(port: int, tls: ssl.SSLContext | None, host: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return tls.wrap_socket(sock, server_hostname=host) if tls else sock
+
+
+def under_slow_clients(port: int, slow: str, tls: ssl.SSLContext | None = None,
+                       host: str = "localhost") -> tuple[int, int]:  # fmt: skip
+    """(answered within 1 s, asked) for GET / asked in a loop while 50 clients trickle their
+    requests: their headers a line every 5 s ("headers"), or a POST body of 1000 bytes one byte
+    a second ("body"); each reconnects when the server gives up on it."""
+    deadline = time.monotonic() + SECONDS
+    start = {
+        "headers": f"GET / HTTP/1.1\r\nHost: {host}\r\n".encode(),
+        "body": f"POST /notes HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n".encode(),
+    }[slow]
+    trickle, pause = (b"X-Trickle: 1\r\n", 5) if slow == "headers" else (b" ", 1)
+
+    def slowly():
+        while time.monotonic() < deadline:
+            try:
+                with connect(port, tls, host) as sock:
+                    sock.sendall(start)
+                    while time.monotonic() < deadline:
+                        time.sleep(pause)
+                        sock.sendall(trickle)
+            except OSError:
+                time.sleep(0.5)  # dropped by the server: come back, as an attacker would
+
+    threads = [threading.Thread(target=slowly, daemon=True) for _ in range(SLOW_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    answered = asked = 0
+    while time.monotonic() < deadline:
+        asked += 1
+        started = time.monotonic()
+        try:
+            with connect(port, tls, host) as sock:
+                sock.settimeout(1)
+                sock.sendall(
+                    f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+                )
+                response = b"".join(iter(lambda s=sock: s.recv(65536), b""))
+            ok = response.startswith(b"HTTP/1.1 200") and response.endswith(MESSAGE.encode())
+            answered += ok and time.monotonic() - started <= 1
+        except OSError:
+            pass
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    return answered, asked
+
+
 # Gunicorn's processes, read from /proc (host pids; a container's are visible too) ---------
 
 
@@ -262,6 +344,25 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return sorted(found)
+
+
+def sockets(pid: int) -> set[str]:
+    """The sockets a process holds open ("socket:[inode]"), skipping any closed while read."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:"):
+            found.add(link)
+    return found
+
+
+def in_container(pid: int) -> int:
+    """A process's pid as its container sees it (host pids are what /proc here lists)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^NSpid:.*\s(\d+)$", status, re.MULTILINE)[1])
 
 
 def worker_booted(pid: int) -> bool:

@@ -28,6 +28,7 @@ from helpers import (
     run,
     settled_workers,
     shell,
+    sockets,
     wait_for,
 )
 
@@ -234,18 +235,12 @@ def accepted(master: int) -> int:
     """Connections the workers have accepted: their sockets other than the listeners, which
     they share with the master."""
 
-    def sockets(pid: int) -> set[str]:
-        links = (str(link.readlink()) for link in Path(f"/proc/{pid}/fd").iterdir())
-        return {link for link in links if link.startswith("socket:")}
-
     listeners = sockets(master)
     return sum(len(sockets(worker) - listeners) for worker in children(master))
 
 
 def listening(master: int) -> bool:
-    return any(
-        str(link.readlink()).startswith("socket:") for link in Path(f"/proc/{master}/fd").iterdir()
-    )
+    return bool(sockets(master))
 
 
 def slow_request(port: int) -> socket.socket:

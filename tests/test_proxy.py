@@ -1,18 +1,21 @@
-"""The Compose stack: nginx in front of Gunicorn, as the generated README starts it. It passes on
-the client's address, keeps slow clients away from the workers, and both containers run locked
-down; Gunicorn on its own believes no forwarded header and falls over under slow clients."""
+"""The Compose stack, as the generated README starts it: Caddy in front of Gunicorn, with
+PostgreSQL and metrics. The app sees the client's address, slow clients (headers or bodies)
+never reach a worker, a body past the limit gets a 413, every container runs locked down, one
+request ID runs from the edge to the logs, /metrics stays inside, and the data outlives the
+stack; Gunicorn on its own believes no forwarded header and falls over under slow clients."""
 
 import http.client
 import json
+import re
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from helpers import (
     MESSAGE,
+    SECONDS,
+    SLOW_CLIENTS,
     Container,
     add_whoami,
     bake,
@@ -20,6 +23,9 @@ from helpers import (
     docker,
     free_port,
     shell,
+    under_slow_clients,
+    wait_for,
+    without_escapes,
 )
 
 pytestmark = pytest.mark.docker
@@ -27,70 +33,79 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def stack(docker_engine, cookies_session):
-    """The README's Docker Compose block, verbatim, for a bake with a route of a user's."""
+    """The README's Docker Compose block, verbatim, for a bake with the database, metrics and a
+    route of a user's; Gunicorn's access log on, as its environment allows."""
     port = free_port()
-    project = bake(cookies_session, project_name=f"Stack {port}", port=str(port))
+    project = bake(cookies_session, project_name=f"Stack {port}", port=str(port),
+                   database="postgres", metrics="yes")  # fmt: skip
     add_whoami(project)
-    up, curl, down = commands(project / "README.md", "Docker Compose")
+    secret, up, curl, down = commands(project / "README.md", "Docker Compose")
+    shell(secret, project)
     try:
-        shell(up, project)
+        shell(up, project, ACCESS_LOG="on")
         assert shell(curl, project) == MESSAGE
         yield project, port
     finally:
-        shell(down, project, check=False)
+        shell(f"{down} --volumes", project, check=False)
         docker("rmi", "-f", f"{project.name.replace('_', '-')}:latest", check=False)
     assert not docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}")
 
 
 def containers(project: Path) -> dict[str, dict]:
-    """The stack's containers by service, as docker inspect shows them."""
+    """The stack's containers by service (the first replica of each), as docker inspect shows."""
     ids = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project.name}")
     found = json.loads(docker("inspect", *ids.split()))
-    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
+    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in sorted(
+        found, key=lambda c: c["Name"], reverse=True)}  # fmt: skip
 
 
-def whoami(port: int, **headers: str) -> dict:
+def request(port: int, path: str, method: str = "GET", **headers: str):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    connection.request("GET", "/whoami", headers=headers)
-    return json.loads(connection.getresponse().read())
+    connection.request(method, path, headers=headers)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
 
 
 def test_the_app_sees_the_client_through_the_proxy(stack):
-    """The address nginx saw the request come from reaches the app, whatever the client claims."""
+    """The address Caddy saw the request come from reaches the app, whatever the client claims."""
     project, port = stack
-    seen = whoami(port, **{"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
-    proxy = containers(project)["proxy"]
-    access = [line for line in docker("logs", proxy["Id"]).splitlines() if "/whoami" in line]
-    nginx_saw = access[-1].split()[0]  # the client's address, first in nginx's access log line
-    proxy_address = next(iter(proxy["NetworkSettings"]["Networks"].values()))["IPAddress"]
-    assert seen == {"remote_addr": nginx_saw, "scheme": "http"}
-    assert nginx_saw not in ("203.0.113.7", proxy_address)
+    claims = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    _, _, body = request(port, "/whoami", **claims)
+    seen = json.loads(body)
+    edge = containers(project)["edge"]
+    access = [json.loads(line) for line in docker("logs", edge["Id"]).splitlines()
+              if '"uri":"/whoami"' in line]  # fmt: skip
+    caddy_saw = access[-1]["request"]["remote_ip"]
+    edge_address = next(iter(edge["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    assert (seen["remote_addr"], seen["scheme"]) == (caddy_saw, "http")
+    assert caddy_saw not in ("203.0.113.7", edge_address)
 
 
 def test_a_client_talking_to_gunicorn_directly_is_not_believed(image):
     tag, _ = image(whoami=True)
     with Container(tag, 6000) as container:
         container.wait_until_serving()
-        seen = whoami(container.host_port, **{"X-Forwarded-For": "203.0.113.7",
-                                               "X-Forwarded-Proto": "https"})  # fmt: skip
+        claims = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        seen = json.loads(request(container.host_port, "/whoami", **claims)[2])
         assert seen["remote_addr"] != "203.0.113.7" and seen["scheme"] == "http"
 
 
-def test_both_containers_are_locked_down(stack):
+def test_every_container_is_locked_down(stack):
     project, port = stack
     found = containers(project)
-    assert set(found) == {"proxy", "web"}
+    assert set(found) == {"edge", "web", "db"}
     for service, container in found.items():
         config, host = container["Config"], container["HostConfig"]
         assert config["User"] not in ("", "0", "root"), service
         assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"], service
+        # Caddy's binary carries the one to bind ports below 1024 (the HTTPS stack's 443).
+        assert host["CapAdd"] == (["NET_BIND_SERVICE"] if service == "edge" else None), service
         assert "no-new-privileges:true" in host["SecurityOpt"], service
         assert host["PidsLimit"] and host["Memory"] and host["NanoCpus"], service
-        tmp = [m for m in container["Mounts"] if m["Destination"] == "/tmp"]
-        assert [m["Type"] for m in tmp] == ["tmpfs"], service
-    # Only the proxy publishes a port, on loopback.
-    assert found["web"]["HostConfig"]["PortBindings"] in (None, {})
-    bindings = [b for ports in found["proxy"]["HostConfig"]["PortBindings"].values() for b in ports]
+    # Only the edge publishes a port, on loopback.
+    for service in ("web", "db"):
+        assert found[service]["HostConfig"]["PortBindings"] in (None, {}), service
+    bindings = [b for ports in found["edge"]["HostConfig"]["PortBindings"].values() for b in ports]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
     # The app can write to /tmp and nowhere else.
     web = found["web"]["Id"]
@@ -99,59 +114,114 @@ def test_both_containers_are_locked_down(stack):
     assert "Read-only file system" in refused
 
 
-SLOW_CLIENTS, SECONDS = 50, 60
-
-
-def under_slow_clients(port: int) -> tuple[int, int]:
-    """(answered within 1 s, asked) for GET / asked in a loop while 50 clients send their
-    request headers a line every 5 s, reconnecting when the server gives up on them."""
-    deadline = time.monotonic() + SECONDS
-
-    def trickle():
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
-                    while time.monotonic() < deadline:
-                        time.sleep(5)
-                        sock.sendall(b"X-Trickle: 1\r\n")
-            except OSError:
-                time.sleep(0.5)  # dropped by the server: come back, as an attacker would
-
-    slow = [threading.Thread(target=trickle, daemon=True) for _ in range(SLOW_CLIENTS)]
-    for thread in slow:
-        thread.start()
-    answered = asked = 0
-    while time.monotonic() < deadline:
-        asked += 1
-        started = time.monotonic()
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/")
-            response = connection.getresponse()
-            ok = response.status == 200 and response.read().decode() == MESSAGE
-            answered += ok and time.monotonic() - started <= 1
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    for thread in slow:
-        thread.join()
-    return answered, asked
-
-
-def test_slow_clients_do_not_starve_the_app_behind_nginx(stack, image, capsys):
-    """The stack answers 99% of requests within 1 s; Gunicorn alone, under the same load, is
-    what the proxy is for (its figure is reported beside)."""
+def test_a_body_past_the_limit_gets_a_413(stack):
     _, port = stack
-    proxied = under_slow_clients(port)
+    limit = 1048576
+    for size, expected in ((limit, 201), (limit + 1, 413)):
+        body = json.dumps({"text": "x"}) + " " * (size - len(json.dumps({"text": "x"})))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request(
+            "POST", "/notes", body=body, headers={"Content-Type": "application/json"}
+        )
+        assert connection.getresponse().status == expected, size
+    # Sent in chunks, with no length declared: cut at the limit all the same.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    chunks = (b" " * 65536 for _ in range(limit // 65536 + 2))
+    connection.request("POST", "/notes", body=chunks, encode_chunked=True,
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert connection.getresponse().status == 413
+
+
+# Slow clients, through the edge and against Gunicorn alone.
+
+
+@pytest.mark.parametrize("slow", ["headers", "body"])
+def test_slow_clients_do_not_starve_the_app_behind_the_edge(stack, slow, capsys):
+    _, port = stack
+    answered, asked = under_slow_clients(port, slow)
+    with capsys.disabled():
+        print(f"\nslow {slow} ({SLOW_CLIENTS} clients for {SECONDS} s), HTTP through Caddy: "
+              f"{answered}/{asked} answered within 1 s")  # fmt: skip
+    assert answered >= 0.99 * asked
+
+
+def test_slow_clients_starve_gunicorn_alone(image, capsys):
+    """What the edge is for: the same load on Gunicorn with nothing in front."""
     tag, _ = image()
     with Container(tag, 6000) as bare:
         bare.wait_until_serving()
-        alone = under_slow_clients(bare.host_port)
+        answered, asked = under_slow_clients(bare.host_port, "headers")
     with capsys.disabled():
-        print(f"\nslow clients ({SLOW_CLIENTS} for {SECONDS} s), GET / answered within 1 s: "
-              f"behind nginx {proxied[0]}/{proxied[1]}, Gunicorn alone {alone[0]}/{alone[1]}")  # fmt: skip
-    assert proxied[0] >= 0.99 * proxied[1]
-    assert alone[0] < 0.5 * alone[1]
+        print(f"\nslow headers, Gunicorn alone: {answered}/{asked} answered within 1 s")
+    assert answered < 0.5 * asked
+
+
+# Request IDs and metrics.
+
+
+def lines_with(project: Path, service: str, text: str) -> list[str]:
+    """Lines of a service's containers (every replica) that hold the text, without prefixes."""
+    logs = shell(f"docker compose logs --no-log-prefix --no-color {service}", project)
+    return [line for line in without_escapes(logs).splitlines() if text in line]
+
+
+def test_one_request_id_from_the_edge_to_the_logs(stack, capsys):
+    """The edge's access line, the app's own line, Gunicorn's access line and the response
+    carry the same ID: the client's when well formed, otherwise a new one."""
+    project, port = stack
+    hostile = {
+        "10 kB": "a" * 10_000,
+        "spaces": "two words",
+        "non-ASCII": "identifiant-été",
+        "CR/LF": None,  # sent raw below: a header line folded onto the next
+    }
+    seen = {}
+    for name, value in [("well formed", "client-id.42_x"), *hostile.items(), ("none", "")]:
+        if value is None:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET /whoami HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: abc\r\n"
+                             b" injected: yes\r\nConnection: close\r\n\r\n")  # fmt: skip
+                reply = b"".join(iter(lambda: sock.recv(65536), b"")).decode("latin-1")
+            status = int(reply.split()[1])
+            header = re.search(r"(?im)^X-Request-Id: (.*)\r$", reply)
+            seen[name] = (status, header[1] if header else None)
+            continue
+        headers = {"X-Request-ID": value.encode().decode("latin-1")} if value else {}
+        status, response_headers, body = request(port, "/whoami", **headers)
+        given = response_headers.get("X-Request-Id")
+        assert status == 200 and json.loads(body)["request_id"] == given
+        seen[name] = (status, given)
+        app_lines = wait_for(lambda g=given: lines_with(project, "web", f"request_id={g}"), 10,
+                             "the app's lines")  # fmt: skip
+        edge = [json.loads(line) for line in lines_with(project, "edge", given)]
+        assert edge and edge[-1]["request_id"] == given
+        assert any("whoami from" in line for line in app_lines), app_lines  # the app's own
+        assert any("gunicorn.access" in line for line in app_lines), app_lines
+    with capsys.disabled():
+        print("\nrequest IDs:", {k: (s, v if v is None or len(v) < 50 else v[:20] + "...")
+                                 for k, (s, v) in seen.items()})  # fmt: skip
+    assert seen["well formed"][1] == "client-id.42_x"
+    for name in ("10 kB", "spaces", "non-ASCII", "none"):
+        assert re.fullmatch(r"[0-9a-f-]{36}", seen[name][1]), (name, seen[name])
+    # A folded header: refused outright, or its value replaced; never passed on as sent.
+    status, given = seen["CR/LF"]
+    assert status == 400 or re.fullmatch(r"[0-9a-f-]{36}", given), seen["CR/LF"]
+
+
+def test_the_readmes_request_id_commands(stack):
+    project, _ = stack
+    response, logs = commands(project / "README.md", "Request IDs")
+    assert shell(response, project).strip().lower() == "x-request-id: my-request-1"
+    found = without_escapes(shell(logs, project)).splitlines()
+    assert {line.split()[0].rsplit("-", 1)[0] for line in found} >= {"edge", "web"}, found
+
+
+def test_metrics_answer_inside_the_stack_only(stack):
+    """The README's scrape, from inside the stack; through the edge's public port, a 404."""
+    project, port = stack
+    assert request(port, "/metrics")[0] == 404
+    text = shell(commands(project / "README.md", "Metrics")[0], project)
+    assert re.search(
+        r'^http_requests_total\{method="GET",route="/",status="200"\} \d', text, re.MULTILINE
+    )
+    assert re.search(r"^gunicorn_workers 3\.0$", text, re.MULTILINE)

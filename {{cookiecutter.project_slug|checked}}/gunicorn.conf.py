@@ -1,4 +1,6 @@
 {%- set auto = cookiecutter.workers == "auto" -%}
+{%- set database = cookiecutter.database == "postgres" -%}
+{%- set metrics = cookiecutter.metrics -%}
 """Gunicorn settings, read at start-up: the Dockerfile runs ``gunicorn --config gunicorn.conf.py``.
 
 Environment variables read here; a value out of range stops start-up with one line (Gunicorn
@@ -9,7 +11,13 @@ reads WEB_CONCURRENCY first, and stops with a traceback on one that is not a num
   LOG_LEVEL            debug, info, warning or error (info)
   ACCESS_LOG           on or off (off: a line per request costs throughput; a proxy logs them)
   FORWARDED_ALLOW_IPS  peers whose X-Forwarded-* headers are believed (127.0.0.1,::1)
+{%- if metrics %}
+  METRICS_PORT         port of /metrics, for Prometheus (9464)
+{%- endif %}
   GUNICORN_CMD_ARGS    any other Gunicorn flag, applied after this file
+{%- if database %}
+The database's settings are read by {{ cookiecutter.project_slug }}/database.py.
+{%- endif %}
 """
 
 import gc
@@ -18,10 +26,11 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-{%- if auto %}
+{%- if auto or metrics %}
 from pathlib import Path
 {%- endif %}
 
+from flask import has_request_context, request
 from gunicorn import glogging
 
 
@@ -102,8 +111,31 @@ def auto_workers() -> tuple[int, str]:
 
 
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
+PORTS = range(1024, 65536)
+PORT = setting("PORT", "{{ cookiecutter.port }}", PORTS)
+{%- if metrics %}
+# Metrics (README.md, "Metrics"): /metrics on a port of its own. Each worker writes its samples
+# to files in memory, which a scrape reads all of (prometheus_client's multiprocess mode).
+METRICS_PORT = setting("METRICS_PORT", "9464", PORTS)
+if METRICS_PORT == PORT:
+    raise SystemExit(
+        f"gunicorn.conf.py: METRICS_PORT={PORT} is not allowed; expected another port than PORT's"
+    )
+os.environ["METRICS_PORT"] = str(METRICS_PORT)  # where the app answers /metrics
+MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"{MEMORY}/prometheus"))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+# Samples of an earlier run of this container are not this one's: removed before the app writes
+# any. (Gunicorn reads this file again on SIGHUP, when the live workers' samples must stay.)
+if "prometheus_client" not in sys.modules:
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink()
+# 0.0.0.0: every interface of the container, so the ports Docker publishes reach Gunicorn.
+bind = [f"0.0.0.0:{PORT}", f"0.0.0.0:{METRICS_PORT}"]
+{%- else %}
 # 0.0.0.0: every interface of the container, so the port Docker publishes reaches Gunicorn.
-bind = [f"0.0.0.0:{setting('PORT', '{{ cookiecutter.port }}', range(1024, 65536))}"]
+bind = [f"0.0.0.0:{PORT}"]
+{%- endif %}
 if "WEB_CONCURRENCY" in os.environ:
     workers, WORKERS_FROM = setting("WEB_CONCURRENCY", "", COUNTS["workers"]), "WEB_CONCURRENCY"
 else:
@@ -124,11 +156,36 @@ preload_app = True
 
 
 def on_starting(server):
+{%- if database %}
+    """Check what GUNICORN_CMD_ARGS, applied after this file, may have changed; then bring the
+    database to the newest migration, before the server listens or forks a worker."""
+{%- else %}
     """GUNICORN_CMD_ARGS applies after this file: check what it may have changed."""
+{%- endif %}
     for name, allowed in COUNTS.items():
         value = getattr(server.cfg, name)
         if value not in allowed:
             refuse(f"{name}={value} (GUNICORN_CMD_ARGS)", allowed)
+{%- if database %}
+    from {{ cookiecutter.project_slug }} import database  # the app's folder is on sys.path by now
+
+    database.migrate(server.log)
+{%- endif %}
+{%- if metrics %}
+
+
+def nworkers_changed(server, new_value, old_value):
+    from {{ cookiecutter.project_slug }}.metrics import WORKERS
+
+    WORKERS.set(new_value)
+
+
+def child_exit(server, worker):
+    """A worker that ended, however it ended: its requests still count, its gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+{%- endif %}
 
 
 def pre_fork(server, worker):
@@ -150,12 +207,24 @@ graceful_timeout = 8
 LOG_FORMAT = setting("LOG_FORMAT", "text", ["text", "json"])
 loglevel = setting("LOG_LEVEL", "info", ["debug", "info", "warning", "error"])
 accesslog = "-" if setting("ACCESS_LOG", "off", ["on", "off"]) == "on" else None
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
 
 
 # The request's fields in JSON access lines, from Gunicorn's access log atoms.
 ACCESS_FIELDS = {"h": "client", "m": "method", "U": "path", "q": "query", "s": "status",
-                 "B": "bytes", "M": "duration_ms", "a": "user_agent"}  # fmt: skip
+                 "B": "bytes", "M": "duration_ms", "a": "user_agent",
+                 "{x-request-id}o": "request_id"}  # fmt: skip
+
+
+class RequestId(logging.Filter):
+    """The ID of the request a line is logged for (request_ids.py), or None outside one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = (
+            request.environ.get("HTTP_X_REQUEST_ID") if has_request_context() else None
+        )
+        record.request_suffix = f" request_id={record.request_id}" if record.request_id else ""
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -169,6 +238,8 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "message": record.getMessage(),
         }
+        if record.request_id:
+            entry["request_id"] = record.request_id
         if record.name == "gunicorn.access" and isinstance(record.args, dict):
             entry |= {field: record.args[atom] for atom, field in ACCESS_FIELDS.items()}
             entry["status"] = int(entry["status"])
@@ -183,10 +254,11 @@ class Logger(glogging.Logger):
     def setup(self, cfg):
         super().setup(cfg)
         handler = logging.StreamHandler(sys.stdout)
+        handler.addFilter(RequestId())
         if LOG_FORMAT == "json":
             handler.setFormatter(JsonFormatter())
         else:
-            text = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+            text = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s%(request_suffix)s"
             handler.setFormatter(logging.Formatter(text))
         for log in (self.error_log, self.access_log, logging.getLogger()):
             log.handlers[:] = [handler]

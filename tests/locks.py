@@ -1,0 +1,83 @@
+"""The template's locks: requirements.txt and requirements-dev.txt hold, as Jinja, what uv
+compiles for every answer that changes requirements.in, each package under the condition of the
+answers that need it. The tests check them against uv; after a change to a requirement, run
+
+    .venv/bin/python tests/locks.py
+
+to compile every variant of a bake with its README's command and write the template's locks."""
+
+import itertools
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import PROJECT, TEMPLATE, commands, cookiecutter, shell
+
+LOCKS = ["requirements.txt", "requirements-dev.txt"]
+# The answers requirements.in depends on, and the Jinja condition each value stands for.
+AXES = {
+    "database": {"none": 'cookiecutter.database == "none"', "postgres": 'cookiecutter.database == "postgres"'},
+    "metrics": {"no": "not cookiecutter.metrics", "yes": "cookiecutter.metrics"},
+}  # fmt: skip
+VARIANTS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
+
+
+def compiled(variant: dict, folder: Path, venv: Path) -> dict[str, str]:
+    """The locks a bake with these answers gets from its README's lock command."""
+    answers = [f"{name}={value}" for name, value in variant.items()]
+    out = folder / "-".join(variant.values())
+    baked = cookiecutter("--no-input", "-o", str(out), str(TEMPLATE), *answers, cwd=folder,
+                         home=folder / "home")  # fmt: skip
+    assert baked.returncode == 0, baked.stderr
+    (project,) = out.iterdir()
+    (project / ".venv").symlink_to(venv)
+    shell(commands(project / "README.md", "Dependencies")[0], project)
+    return {name: (project / name).read_text() for name in LOCKS}
+
+
+def blocks(lock: str) -> tuple[str, list[str]]:
+    """(the header comment, each package's lines), as uv writes them without annotations."""
+    header, *packages = re.split(r"(?m)^(?=[a-z0-9])", lock)
+    return header, packages
+
+
+def condition(variants: list[dict]) -> str | None:
+    """The Jinja condition true for exactly these variants (None: for all of them)."""
+    if len(variants) == len(VARIANTS):
+        return None
+    for axis, values in AXES.items():  # one value of one axis, whatever the others
+        for value, test in values.items():
+            if variants == [v for v in VARIANTS if v[axis] == value]:
+                return test
+    return " or ".join(
+        "(" + " and ".join(AXES[axis][value] for axis, value in v.items()) + ")" for v in variants
+    )
+
+
+def template(locks: list[str]) -> str:
+    """One Jinja lock from one lock per variant (in VARIANTS' order)."""
+    (header,) = {blocks(lock)[0] for lock in locks}
+    found: dict[str, list[dict]] = {}
+    for variant, lock in zip(VARIANTS, locks, strict=True):
+        for block in blocks(lock)[1]:
+            found.setdefault(block, []).append(variant)
+    out = [header]
+    for block in sorted(found, key=lambda b: b.split("==")[0]):
+        test = condition(found[block])
+        out.append(block if test is None else f"{{% if {test} -%}}\n{block}{{% endif -%}}\n")
+    return "".join(out)
+
+
+def main(venv: Path) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        results = [compiled(variant, Path(folder), venv) for variant in VARIANTS]
+    for name in LOCKS:
+        (PROJECT / name).write_text(template([result[name] for result in results]))
+        print(f"wrote {PROJECT.name}/{name} from {len(VARIANTS)} variants")
+
+
+if __name__ == "__main__":
+    main(Path(sys.executable).parent.parent)
