@@ -14,10 +14,15 @@ RATIOS = [
     ("gthread / default", "gthread", "default"),
     ("access log on / off", "access log on", "default"),
     ("json / text, access log on", "json, access log on", "access log on"),
-    ("nginx + default / default alone", "nginx + default", "default"),
-    ("nginx + gthread / nginx + default", "nginx + gthread", "nginx + default"),
+    ("metrics / default", "metrics", "default"),
+    ("postgres read (GET /notes) / default", "postgres, read", "default"),
+    ("postgres write (POST /notes) / default", "postgres, write", "default"),
+    ("caddy + default / default alone", "caddy + default", "default"),
+    ("caddy + gthread / caddy + default", "caddy + gthread", "caddy + default"),
+    ("caddy https / caddy http, default", "caddy https + default", "caddy + default"),
 ]
-SAME_IMAGE = {"access log on": "default", "json, access log on": "default"}
+SAME_IMAGE = {"access log on": "default", "json, access log on": "default",
+              "postgres, write": "postgres, read"}  # fmt: skip
 # The per-worker estimate behind the memory cap of workers=auto, as the template states it.
 CONF = (PROJECT / "gunicorn.conf.py").read_text()
 WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CONF, re.MULTILINE)[1])
@@ -110,9 +115,9 @@ def markdown(results: dict) -> str:
         (
             "*published*: wrk on the host, through the port published on 127.0.0.1 "
             "(docker-proxy). *loopback*: wrk inside the container's network namespace (for a "
-            "stack, nginx's) on 127.0.0.1. keep-alive: wrk reuses connections (a sync worker "
+            "stack, Caddy's) on 127.0.0.1. keep-alive: wrk reuses connections (a sync worker "
             "still closes each one); close: `Connection: close`, a new connection per request. "
-            f"On {cores} cores wrk, docker-proxy, nginx and Gunicorn share the CPUs, so a proxy "
+            f"On {cores} cores wrk, docker-proxy, Caddy and Gunicorn share the CPUs, so a proxy "
             "in front costs CPU the workers would have had; the stack runs with the CPU and "
             "memory limits compose.yaml sets."
         ),
@@ -142,16 +147,16 @@ def markdown(results: dict) -> str:
         cells = [r.ratio(numerator, denominator, p, s) for p in PATHS for s in SHAPES]
         rows.append([label] + ["—" if c is None else f"{c:.2f} ({c - 1:+.0%})" for c in cells])
     out += [table(["ratio"] + [f"{p} {s}" for p in PATHS for s in SHAPES], rows), ""]
-    for variant in ("nginx + default", "nginx + gthread"):
+    for variant in ("caddy + default", "caddy + gthread"):
         per_request = median(s["time_wait_upstream"] / s["requests"] for s in r.pick(variant))
         if per_request is None:
             continue
         rate = meta["port_limit"] / 60 / per_request if per_request else float("inf")
         out.append(
-            f"- {variant}: nginx left {per_request:.2f} connections to Gunicorn in TIME_WAIT per "
+            f"- {variant}: Caddy left {per_request:.2f} connections to Gunicorn in TIME_WAIT per "
             f"request. Sustained above about {rate:,.0f} requests/s they would fill half its "
             f"ephemeral ports ({meta['port_limit']:,}) within TIME_WAIT's 60 s; compose.yaml "
-            "sets net.ipv4.tcp_tw_reuse=1 for nginx, so new connections reuse them instead of "
+            "sets net.ipv4.tcp_tw_reuse=1 for Caddy, so new connections reuse them instead of "
             "stalling."
         )
     out.append("")
@@ -238,6 +243,9 @@ def markdown(results: dict) -> str:
     for shape in SHAPES:
         value = r.ratio("default", "seed", "published", shape)
         targets.append((f"Requests/s published {shape}, default / seed", value, ">=", 1))
+    for shape in SHAPES:
+        value = r.ratio("metrics", "default", "loopback", shape)
+        targets.append((f"Requests/s loopback {shape}, metrics / default", value, ">=", 0.9))
     rows = []
     for check, value, op, limit in targets:
         met = None if value is None else value <= limit if op == "<=" else value >= limit

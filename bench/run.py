@@ -43,13 +43,21 @@ NETWORK = PREFIX
 PORT = 6000  # where the seed and the default bake listen
 # The images the seed and the bakes are built from or run with, at the tags the template pins;
 # they must be present.
+COMPOSE = next(PROJECT.glob("*compose.yaml*")).read_text()
 BASES = [
     "python:3.11",
     "python:3.11-slim",
-    re.search(r"nginx:[\w.-]+", next(PROJECT.glob("*compose.yaml*")).read_text())[0],
+    re.search(r"caddy:[\w.-]+", COMPOSE)[0],
+    re.search(r"postgres:[\w.-]+", COMPOSE)[0],
     re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (PROJECT / "Dockerfile").read_text())[0],
+    "pebble:test",  # the ACME server of the HTTPS edge's certificate (tests/test_https.py)
 ]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
+DATABASE = {"database": "postgres"}
+POSTGRES = f"{PREFIX}-postgres"  # one server for the database variants
+DOMAIN = "bench.example.test"  # the HTTPS edge's, pebble's certificate
+# A POST of a note, for wrk.
+WRITE = 'wrk.method = "POST"\nwrk.body = \'{"text": "bench"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
 PATHS = ["published", "loopback"]  # through docker-proxy; inside the container's namespace
 
 
@@ -62,7 +70,10 @@ class Variant:
     answers: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     seed: bool = False
-    nginx: bool = False
+    edge: bool = False  # behind Caddy, as compose.yaml runs it
+    https: bool = False  # with compose.https.yaml, a certificate from pebble
+    path: str = "/"
+    script: str = ""  # a wrk script: the request, if not GET path
     context: Path | None = None  # the project folder, and its image, once built
     image: str = ""
 
@@ -73,8 +84,12 @@ VARIANTS = [
     Variant("gthread", answers=GTHREAD),
     Variant("access log on", env={"ACCESS_LOG": "on"}),
     Variant("json, access log on", env={"LOG_FORMAT": "json", "ACCESS_LOG": "on"}),
-    Variant("nginx + default", nginx=True),
-    Variant("nginx + gthread", answers=GTHREAD, nginx=True),
+    Variant("metrics", answers={"metrics": "yes"}),
+    Variant("postgres, read", answers=DATABASE, path="/notes"),
+    Variant("postgres, write", answers=DATABASE, path="/notes", script=WRITE),
+    Variant("caddy + default", edge=True),
+    Variant("caddy + gthread", answers=GTHREAD, edge=True),
+    Variant("caddy https + default", edge=True, https=True),
 ]
 
 
@@ -114,8 +129,9 @@ def describe(image: str) -> dict:
     }
 
 
-def network():
-    """Our network, and addresses on it never used before in this run. Closed connections to an
+def network(tmp: Path):
+    """Our network, with PostgreSQL and pebble on it, and addresses on it never used before in
+    this run. Closed connections to an
     address stay in TIME_WAIT for 60 s (docker-proxy's on the host, nginx's in its namespace),
     and Docker gives a new container the address the last one freed."""
     docker("network", "create", "--label", helpers.LABEL, NETWORK)
@@ -126,6 +142,21 @@ def network():
     # An idle container keeps it in use between loads: others' clean-ups remove unused networks.
     idle = ["--network", NETWORK, "--entrypoint", "sleep", BASES[1], "infinity"]
     docker("run", "--detach", "--label", helpers.LABEL, "--name", f"{PREFIX}-anchor", *idle)
+    # The database variants' server, and the HTTPS edge's ACME server: HTTP-01 to the edge's own
+    # port, 8080.
+    postgres = ["--network", NETWORK, "--name", POSTGRES, "-e", "POSTGRES_PASSWORD=bench"]
+    docker("run", "--detach", "--label", helpers.LABEL, *postgres, BASES[3])
+    config = json.loads(docker("run", "--rm", "--entrypoint", "cat", "pebble:test",
+                               "/test/config/pebble-config.json"))  # fmt: skip
+    config["pebble"]["httpPort"] = 8080
+    (tmp / "pebble.json").write_text(json.dumps(config))
+    pebble = ["--network", NETWORK, "--name", f"{PREFIX}-pebble", "--network-alias", "pebble"]
+    pebble += ["-v", f"{tmp / 'pebble.json'}:/test/config/bench.json:ro", "pebble:test"]
+    docker("run", "--detach", "--label", helpers.LABEL, *pebble, "pebble", "-config",
+           "/test/config/bench.json", "-dnsserver", "127.0.0.11:53")  # fmt: skip
+    listener = docker("run", "--rm", "--entrypoint", "cat", "pebble:test",
+                      "/test/certs/pebble.minica.pem")  # fmt: skip
+    (tmp / "pebble-listener.pem").write_text(listener + "\n")
     # The first ten are left to Docker: the gateway, and the stacks' Gunicorn containers.
     return (str(ip) for ip in itertools.islice(ipaddress.ip_network(subnet).hosts(), 10, None))
 
@@ -135,47 +166,63 @@ def started(variant: Variant, ip: str, tmp: Path):
     """A fresh container, or Compose stack, with its front at ip. Yields (the published URL,
     its containers, the pid whose network namespace serves, the port inside it)."""
     name = f"{PREFIX}-{ip.replace('.', '-')}"
-    if not variant.nginx:
+    environment = {**variant.env}
+    if variant.answers.get("database"):
+        environment["DATABASE_URL"] = f"postgresql://postgres:bench@{POSTGRES}/postgres"
+    if not variant.edge:
         options = ["--name", name, "--network", NETWORK, "--ip", ip]
-        options += [f"--env={key}={value}" for key, value in variant.env.items()]
+        options += [f"--env={key}={value}" for key, value in environment.items()]
         with Container(variant.image, PORT, *options) as container:
-            yield container.url(), [container.id], container.master(), PORT
+            yield container.url(variant.path), [container.id], container.master(), PORT
         return
     # The bake's compose.yaml as `docker compose up` runs it, with our image, one replica (3
-    # workers, as everywhere), our network and label, and the proxy at ip.
+    # workers, as everywhere), our network and label, and the edge at ip; for HTTPS with
+    # compose.https.yaml, the domain's certificate from pebble.
     project = name
     override = tmp / f"{project}.json"  # JSON is YAML
     labels = dict([helpers.LABEL.split("=")])
     web = {"image": variant.image, "deploy": {"replicas": 1}, "labels": labels}
-    proxy = {"networks": {"web": {"ipv4_address": ip}}, "labels": labels}
+    edge = {"networks": {"web": {"ipv4_address": ip, "aliases": [DOMAIN]}}, "labels": labels}
+    environ = {**os.environ, "PUBLISH_PORT": str(helpers.free_port())}
+    files = ["-f", "compose.yaml"]
+    if variant.https:
+        files += ["-f", "compose.https.yaml"]
+        edge["environment"] = {"ACME_CA": "https://pebble:14000/dir",
+                               "ACME_CA_ROOT": "/etc/caddy/pebble-listener.pem"}  # fmt: skip
+        edge["volumes"] = [f"{tmp / 'pebble-listener.pem'}:/etc/caddy/pebble-listener.pem:ro"]
+        environ |= {"DOMAIN": DOMAIN, "HTTP_PORT": str(helpers.free_port()),
+                    "HTTPS_PORT": str(helpers.free_port())}  # fmt: skip
     networks = {"web": {"name": NETWORK, "external": True}}
-    override.write_text(
-        json.dumps({"services": {"web": web, "proxy": proxy}, "networks": networks})
-    )
-    compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", str(override)]
-    port = helpers.free_port()
+    override.write_text(json.dumps({"services": {"web": web, "edge": edge}, "networks": networks}))
+    compose = ["docker", "compose", "-p", project, *files, "-f", str(override)]
     try:
-        environ = {**os.environ, "PUBLISH_PORT": str(port)}
         up = ["up", "--detach", "--no-build", "--pull", "never"]
         run(*compose, *up, cwd=variant.context, env=environ)
-        containers = [f"{project}-proxy-1", f"{project}-web-1"]
+        containers = [f"{project}-edge-1", f"{project}-web-1"]
         pid = int(docker("inspect", "--format", "{{.State.Pid}}", containers[0]))
-        yield f"http://127.0.0.1:{port}/", containers, pid, 8080
+        if variant.https:
+            yield f"https://127.0.0.1:{environ['HTTPS_PORT']}{variant.path}", containers, pid, 443
+        else:
+            yield f"http://127.0.0.1:{environ['PUBLISH_PORT']}{variant.path}", containers, pid, 8080
     finally:
-        run(*compose, "down", cwd=variant.context, check=False)
+        run(*compose, "down", cwd=variant.context, env=environ, check=False)
 
 
 def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) -> dict:
     """On a fresh container or stack: the first 200, a second of warm-up, a load through the
     published port, one on loopback; then TIME_WAIT sockets and memory."""
-    sample = {} if variant.nginx else {"floor_s": measure.container_floor(variant.image)}
+    sample = {} if variant.edge else {"floor_s": measure.container_floor(variant.image)}
     begun = time.monotonic()
     with started(variant, ip, tmp) as (url, containers, pid, port):
-        sample["cold_start_s"] = measure.cold_start(url, begun)
-        requests = measure.wrk(url, 1, close)["requests"]
-        loopback = (f"http://127.0.0.1:{port}/", pid)
+        # The HTTPS edge's first response waits for its certificate: no cold start to compare.
+        ready = measure.cold_start(url.replace(variant.path, "/", 1), begun)
+        if not variant.https:
+            sample["cold_start_s"] = ready
+        requests = measure.wrk(url, 1, close, script=variant.script)["requests"]
+        scheme = "https" if variant.https else "http"
+        loopback = (f"{scheme}://127.0.0.1:{port}{variant.path}", pid)
         for path, (target, netns) in zip(PATHS, [(url, None), loopback], strict=True):
-            sample[path] = measure.wrk(target, seconds, close, netns)
+            sample[path] = measure.wrk(target, seconds, close, netns, variant.script)
             requests += sample[path]["requests"]
         sample["requests"] = requests  # warm-up included, as in the TIME_WAIT counts
         if any(sample[path]["errors"] + sample[path]["non_2xx"] for path in PATHS):
@@ -185,7 +232,7 @@ def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) 
                 line for log in logs for line in (log.stderr + log.stdout).splitlines()
             ]
         sample["time_wait_host"] = measure.time_wait(f"dst {ip}")  # docker-proxy's
-        if variant.nginx:  # nginx's connections to Gunicorn
+        if variant.edge:  # Caddy's connections to Gunicorn
             sample["time_wait_upstream"] = measure.time_wait(f"dport = :{PORT}", pid)
         else:
             sample["memory"] = measure.memory(pid)
@@ -193,7 +240,7 @@ def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) 
 
 
 def serve(tmp: Path, rounds: int, seconds: int) -> list[dict]:
-    ips = network()
+    ips = network(tmp)
     samples = []
     for number, close, variant in itertools.product(range(1, rounds + 1), (False, True), VARIANTS):
         shape = "close" if close else "keep-alive"

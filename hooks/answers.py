@@ -63,16 +63,18 @@ STANDARD_LIBRARY = """
 # What the project's locks install, every option's included (import names; a test keeps this
 # list in step with the locks), and what a virtual environment starts with:
 INSTALLED = """
-    annotated_doc annotated_types arrow binaryornot blinker certifi cfgv charset_normalizer
-    click cookiecutter cruft dateutil distlib filelock flask git gitdb gunicorn identify idna
-    iniconfig itsdangerous jinja2 markdown_it markupsafe mdurl nodeenv packaging pip
-    pkg_resources platformdirs pluggy pre_commit py pydantic pydantic_core pygments pytest
-    python_discovery requests rich ruff setuptools shellingham slugify smmap text_unidecode
-    typer typing_extensions typing_inspection tzdata urllib3 uv virtualenv werkzeug yaml
+    alembic annotated_doc annotated_types arrow binaryornot blinker certifi cfgv
+    charset_normalizer click cookiecutter cruft dateutil distlib filelock flask git gitdb
+    gunicorn identify idna iniconfig itsdangerous jinja2 mako markdown_it markupsafe mdurl
+    nodeenv packaging pip pkg_resources platformdirs pluggy pre_commit prometheus_client
+    psycopg psycopg_binary py pydantic pydantic_core pygments pytest python_discovery requests
+    rich ruff setuptools shellingham slugify smmap sqlalchemy text_unidecode typer
+    typing_extensions typing_inspection tzdata urllib3 uv virtualenv werkzeug yaml
 """
-# Names the project itself uses beside the package: folders, modules, and the Dockerfile (the
-# same name as a folder on a case-insensitive disk). A test keeps this in step with the files.
-PROJECT = "conftest dockerfile healthcheck k8s test_app tests"
+# Names the project itself uses beside the package: folders, modules, and the Dockerfile and
+# Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
+# with the files.
+PROJECT = "caddyfile conftest dockerfile healthcheck k8s migrations test_app test_notes tests"
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + PROJECT).split() + list(sys.stdlib_module_names)
 )

@@ -62,8 +62,9 @@ def default_project(cookies) -> Path:
 
 @pytest.fixture(scope="session")
 def developed(cookies_session) -> Path:
-    """A bake set up for work on this machine as its README says: with its .venv."""
-    project = bake(cookies_session)
+    """A bake set up for work on this machine as its README says, with its .venv: with every
+    option that adds packages, so the venv holds all a bake may lock."""
+    project = bake(cookies_session, database="postgres", metrics="yes")
     shell(commands(project / "README.md", "On this machine")[0], project)
     return project
 

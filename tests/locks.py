@@ -21,6 +21,7 @@ LOCKS = ["requirements.txt", "requirements-dev.txt"]
 AXES = {
     "database": {"none": 'cookiecutter.database == "none"', "postgres": 'cookiecutter.database == "postgres"'},
     "metrics": {"no": "not cookiecutter.metrics", "yes": "cookiecutter.metrics"},
+    "ci": {"no": "not cookiecutter.ci", "yes": "cookiecutter.ci"},
 }  # fmt: skip
 VARIANTS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
 

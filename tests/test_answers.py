@@ -477,7 +477,8 @@ def test_refused_slugs_hold_every_module_the_locks_install(developed):
 def test_refused_slugs_hold_every_name_the_project_uses(cookies):
     """Beside the package: folders, files without a suffix (Dockerfile is dockerfile on a
     case-insensitive disk), and the modules at the top and in tests/."""
-    project = bake(cookies, kubernetes="yes", compose="yes", ci="yes")
+    project = bake(cookies, kubernetes="yes", compose="yes", ci="yes", database="postgres",
+                   metrics="yes")  # fmt: skip
     names = {p.name.lower() for p in project.iterdir() if p.is_dir() or "." not in p.name}
     names |= {p.stem for p in [*project.glob("*.py"), *project.glob("tests/*.py")]}
     assert {n for n in names - {project.name} if n.isidentifier()} <= set(PROJECT.split())

@@ -4,6 +4,7 @@ run at their pinned versions, pass on a fresh bake."""
 
 import os
 import re
+import shlex
 import shutil
 import sys
 from importlib.metadata import version
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import MESSAGE, bake, commit_all, docker, free_port, ids, run, tool
+from helpers import LABEL, MESSAGE, bake, commit_all, docker, free_port, ids, run, tool, wait_for
 
 CI_BAKES = [
     {},
     {"compose": "no", "kubernetes": "yes", "python_version": "3.13"},
     {"workers": "auto", "worker_class": "gthread", "port": "8080"},
+    {"database": "postgres", "metrics": "yes"},
 ]
 LINT_SCRIPT = """
 import { readFileSync } from "node:fs";
@@ -110,14 +112,31 @@ LOCAL_ACTIONS = {
 }
 
 
+def start_services(job: dict) -> list[str]:
+    """The job's service containers, as the runner starts them (its ports, environment and
+    docker options), once healthy."""
+    started = []
+    for name, service in job.get("services", {}).items():
+        options = [f"--publish={ports}" for ports in service.get("ports", [])]
+        options += [f"--env={key}={value}" for key, value in service.get("env", {}).items()]
+        options += shlex.split(service.get("options", ""))
+        started.append(docker("run", "-d", "--label", LABEL, *options, service["image"]))
+        wait_for(lambda c=started[-1]: docker("inspect", "--format", "{{.State.Health.Status}}",
+                                              c) == "healthy", 60, name)  # fmt: skip
+    return started
+
+
 @pytest.mark.docker
-def test_the_workflow_test_job_passes_step_by_step(docker_engine, cookies, tmp_path):
+@pytest.mark.parametrize("answers", [{}, {"database": "postgres"}], ids=ids)
+def test_the_workflow_test_job_passes_step_by_step(docker_engine, cookies, tmp_path, answers):
     """Every run: step of the test job, in order, with bash -e as the runner uses, in a clean
-    environment (no caches, no virtualenv, only the runner's kind of variables)."""
+    environment (no caches, no virtualenv, only the runner's kind of variables and the job's),
+    with the job's service containers."""
     port = free_port()
-    project = bake(cookies, project_name=f"Workflow {port}", port=str(port))
+    project = bake(cookies, project_name=f"Workflow {port}", port=str(port), **answers)
     workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
-    steps = workflow["jobs"]["test"]["steps"]
+    job = workflow["jobs"]["test"]
+    steps = job["steps"]
     image = project.name.replace("_", "-")
 
     workspace = tmp_path / "workspace"
@@ -132,8 +151,10 @@ def test_the_workflow_test_job_passes_step_by_step(docker_engine, cookies, tmp_p
         "LANG": "C.UTF-8",
         # The network's part, not the job's: this machine reaches PyPI through its own CA.
         **{name: os.environ[name] for name in CA_SETTINGS if name in os.environ},
+        **job.get("env", {}),
     }
     outputs = {}
+    services = start_services(job)
     try:
         for step in steps:
             if "uses" in step:
@@ -153,5 +174,5 @@ def test_the_workflow_test_job_passes_step_by_step(docker_engine, cookies, tmp_p
         assert MESSAGE in outputs["Request / and /healthz"]
         assert docker("inspect", "--format", "{{.State.ExitCode}}", image) == "0"
     finally:
-        docker("rm", "-f", image, check=False)
+        docker("rm", "-f", "-v", image, *services, check=False)
         docker("rmi", "-f", f"{image}:ci", check=False)

@@ -229,9 +229,7 @@ def test_the_readmes_backup_restores_the_certificate(https):
     stack.run(backup)
     assert (stack.project / "edge-data.tgz").stat().st_size > 1000
     stack.run("docker compose stop edge")
-    stack.run(
-        "docker compose run --rm --no-deps -T --entrypoint sh edge -c 'rm -rf /data/caddy/*'"
-    )
+    stack.run("docker compose run --rm --no-deps -T --entrypoint sh edge -c 'rm -rf /data/caddy/*'")
     stack.run(restore)
     stack.run("docker compose start edge")
     stack.wait_for_certificate()

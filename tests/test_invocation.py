@@ -91,11 +91,12 @@ def prompts() -> list[tuple[str, str]]:
 
 @pytest.mark.docker
 def test_readme_quick_start_verbatim(docker_engine, checkout, tmp_path):
-    """Command 1 in a fresh clone, answering through a terminal: a port and worker count of our
-    own, Enter for every other default. The project lands next to the clone, and its image
-    serves. Command 2 is the one CI runs (.ci/run)."""
-    first, second = commands(TEMPLATE / "README.md", "Quick start")
-    assert second in (TEMPLATE / ".ci" / "run").read_text().splitlines()
+    """The command in a fresh clone, answering through a terminal: a port and worker count of
+    our own, Enter for every other default. The project lands next to the clone, and its image
+    serves. The README's test command is the one CI runs (.ci/run)."""
+    (first,) = commands(TEMPLATE / "README.md", "Quick start")
+    (suite,) = commands(TEMPLATE / "README.md", "Working on the template")
+    assert suite in (TEMPLATE / ".ci" / "run").read_text().splitlines()
     repo = clone(checkout, tmp_path)
     answers = {"port": "8123", "workers": "5"}
 

@@ -1,6 +1,6 @@
 """Orchestration: Kubernetes manifests validated against the schemas and a policy scanner, and
 run by podman kube play; the compose file deployed as a Swarm stack, scaled and updated under
-load through nginx."""
+load through Caddy."""
 
 import json
 import re
@@ -35,7 +35,11 @@ K8S_MATRIX = combinations(
     [{"python_version": "3.11"}, {"python_version": "3.15"}],
     [{"port": "6000"}, {"port": "8080"}],
     [{"replicas": "1"}, {"replicas": "3"}],
-)
+) + [
+    {"kubernetes": "yes", "database": "postgres"},
+    {"kubernetes": "yes", "metrics": "yes"},
+    {"kubernetes": "yes", "database": "postgres", "metrics": "yes", "replicas": "3"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def test_every_manifest_matches_the_kubernetes_schemas(k8s_bakes):
             # strict: an unknown or misspelt field is an error, not silently dropped.
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
             kinds.append(document["kind"])
-    expected = ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+    expected = ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Ingress"]
     assert kinds == expected * len(k8s_bakes)
     print(f"kubernetes-validate {KUBERNETES_VERSION} --strict: {len(kinds)} objects valid")
 
@@ -70,10 +74,48 @@ def test_pods_meet_the_restricted_pod_security_standard(k8s_bakes):
     assert security["capabilities"] == {"drop": ["ALL"]}
     # The one writable path: a memory-backed /tmp, where Werkzeug spools large uploads.
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert pod["volumes"] == [
         {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
     ]
     assert set(container["resources"]) == {"requests", "limits"}
+
+
+def test_ingress_database_and_metrics_in_the_manifest(k8s_bakes):
+    """HTTPS through cert-manager's annotation; the migrations in an init container as locked
+    down as the app, the database's URL from a Secret read as a file, no database of its own;
+    the scrape annotations and the metrics port let in."""
+    found = manifests(k8s_bakes[-1])
+    assert set(found) == {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Ingress",
+    }
+    ingress = found["Ingress"]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    (tls,) = ingress["spec"]["tls"]
+    assert tls["hosts"] == [ingress["spec"]["rules"][0]["host"]] and tls["secretName"]
+    template = found["Deployment"]["spec"]["template"]
+    pod = template["spec"]
+    (migrate,) = pod["initContainers"]
+    (web,) = pod["containers"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"] and migrate["image"] == web["image"]
+    assert migrate["securityContext"] == web["securityContext"]
+    secret = {v["name"]: v for v in pod["volumes"]}["database"]["secret"]["secretName"]
+    for container in (migrate, web):
+        environ = {e["name"]: e["value"] for e in container["env"]}
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert environ["DATABASE_URL_FILE"].startswith(mounts["database"] + "/")
+    assert secret.endswith("-database")
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert {"name": "metrics", "containerPort": int(annotations["prometheus.io/port"])} in web[
+        "ports"
+    ]
+    allowed = found["NetworkPolicy"]["spec"]["ingress"][0]["ports"]
+    assert {"port": "metrics"} in allowed
 
 
 @pytest.mark.parametrize("project", range(len(K8S_MATRIX)), ids=lambda i: ids(K8S_MATRIX[i]))
@@ -93,8 +135,10 @@ def test_pods_shut_down_and_spread_safely(k8s_bakes, project):
     # must give it as long, or a busy pod is restarted where Docker would wait.
     dockerfile = (bake_dir / "Dockerfile").read_text()
     health_timeout = int(re.search(r"^HEALTHCHECK .*--timeout=(\d+)s", dockerfile, re.MULTILINE)[1])
+    ready = "/readyz" if K8S_MATRIX[project].get("database") == "postgres" else "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == ready
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/healthz"
         assert container[probe]["timeoutSeconds"] >= health_timeout
     assert found["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1
     (spread,) = pod["topologySpreadConstraints"]
@@ -161,8 +205,8 @@ def test_podman_kube_play_runs_the_deployment(docker_engine, cookies):
 
 
 # Swarm: this machine's kernel has no IPVS, so neither the ingress routing mesh nor service
-# VIPs answer here. The client reaches nginx the way Swarm's DNS always allows, tasks.proxy,
-# from a container on the stack's network; nginx finds the app's replicas the same way (the
+# VIPs answer here. The client reaches Caddy the way Swarm's DNS always allows, tasks.edge,
+# from a container on the stack's network; Caddy finds the app's replicas the same way (the
 # web service's endpoint mode is dnsrr), as the client counts them.
 CLIENT = """
 import collections, json, signal, socket, sys, time, urllib.request
@@ -174,8 +218,8 @@ signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # docker stop: repo
 while not stop:
     try:
         replicas.update(socket.gethostbyname_ex("tasks.web")[2])
-        proxy = socket.gethostbyname("tasks.proxy")
-        with urllib.request.urlopen(f"http://{proxy}:8080/", timeout=5) as response:
+        edge = socket.gethostbyname("tasks.edge")
+        with urllib.request.urlopen(f"http://{edge}:8080/", timeout=5) as response:
             counts["ok" if response.read().decode() == sys.argv[2] else "wrong"] += 1
     except OSError as error:
         counts["failed"] += 1
@@ -241,9 +285,9 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
         assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"][-1] == "healthcheck.py"
         assert spec["TaskTemplate"]["ContainerSpec"]["ReadOnly"] is True
         wait_for(lambda: replicas_running(service, 2), 90, "2 replicas")
-        wait_for(lambda: replicas_running(f"{stack}_proxy", 1), 90, "the proxy")
-        # nginx answers once it has resolved the replicas' addresses.
-        wait_for(lambda: json.loads(client(0))["counts"].get("ok"), 60, "nginx to answer")
+        wait_for(lambda: replicas_running(f"{stack}_edge", 1), 90, "the edge")
+        # Caddy answers once it has resolved the replicas' addresses.
+        wait_for(lambda: json.loads(client(0))["counts"].get("ok"), 60, "Caddy to answer")
         answered = json.loads(client(3))
         assert set(answered["counts"]) == {"ok"} and len(answered["replicas"]) == 2
 

@@ -32,16 +32,18 @@ WORKER_OPTIONS = [
     {"worker_class": "gthread", "threads": "2"},
     {"worker_class": "gthread", "threads": "8"},
 ]
-# compose x kubernetes, each with its own replica count, with and without the CI files.
+# compose x kubernetes, each with its own replica count, with and without the CI files, the
+# database and the metrics.
 DEPLOYMENTS = [
-    {"compose": compose, "kubernetes": kubernetes, "replicas": replicas, "ci": ci}
-    for compose, kubernetes, replicas, ci in [
-        ("no", "no", "2", "no"),
-        ("yes", "no", "1", "yes"),
-        ("no", "yes", "3", "yes"),
-        ("yes", "yes", "2", "no"),
+    {"compose": compose, "kubernetes": kubernetes, "replicas": replicas, "ci": ci,
+     "database": database, "metrics": metrics}
+    for compose, kubernetes, replicas, ci, database, metrics in [
+        ("no", "no", "2", "no", "none", "no"),
+        ("yes", "no", "1", "yes", "postgres", "yes"),
+        ("no", "yes", "3", "yes", "postgres", "no"),
+        ("yes", "yes", "2", "no", "none", "yes"),
     ]
-]
+]  # fmt: skip
 SWEEP = combinations(PYTHONS, PORTS, WORKERS, WORKER_OPTIONS, DEPLOYMENTS)
 
 
@@ -135,15 +137,16 @@ def test_deployment_files_follow_the_answers(cookies, answers):
     port, replicas = int(answers["port"]), int(answers["replicas"])
     compose = project / "compose.yaml"
     assert compose.exists() == (answers["compose"] == "yes")
-    assert (project / "nginx.conf").exists() == compose.exists()
+    for name in ("Caddyfile", "compose.https.yaml"):
+        assert (project / name).exists() == compose.exists()
     if compose.exists():
         services = yaml.safe_load(compose.read_text())["services"]
-        # Only the proxy publishes a port, on loopback unless told otherwise.
+        # Only the edge publishes a port, on loopback unless told otherwise.
         assert "ports" not in services["web"]
-        (published,) = services["proxy"]["ports"]
+        (published,) = services["edge"]["ports"]
         assert published == f"${{PUBLISH_ADDRESS:-127.0.0.1}}:${{PUBLISH_PORT:-{port}}}:8080"
         assert services["web"]["deploy"]["replicas"] == replicas
-        assert f"server web:{port} resolve;" in (project / "nginx.conf").read_text()
+        assert f"dynamic a web {port} {{" in (project / "Caddyfile").read_text()
     manifests = project / "k8s" / "app.yaml"
     assert manifests.exists() == (answers["kubernetes"] == "yes")
     if manifests.exists():
@@ -156,6 +159,37 @@ def test_deployment_files_follow_the_answers(cookies, answers):
     assert ("h2 Docker Compose" in headings) == compose.exists()
     assert ("h2 Docker Swarm" in headings) == compose.exists()
     assert ("h2 Kubernetes" in headings) == manifests.exists()
+    database = answers["database"] == "postgres"
+    for name in ("alembic.ini", "migrations/env.py", f"{project.name}/database.py",
+                 "tests/test_notes.py"):  # fmt: skip
+        assert (project / name).exists() == database, name
+    assert (project / project.name / "metrics.py").exists() == (answers["metrics"] == "yes")
+    assert ("h2 Database" in headings) == (database and compose.exists())
+    assert ("h2 Metrics" in headings) == (answers["metrics"] == "yes" and compose.exists())
+
+
+# What each option adds, by the words that name it: none of them in a bake without it.
+OPTION_WORDS = {
+    "database": re.compile(r"(?i)postgres|sqlalchemy|alembic|psycopg|DATABASE_|/readyz"),
+    "metrics": re.compile(r"(?i)prometheus|METRICS_PORT|9464|/metrics"),
+    "kubernetes": re.compile(r"(?i)kubernetes|kubectl|k8s/"),
+    "ci": re.compile(r"\.github|pre-commit|dependabot"),
+}
+
+
+def test_unchosen_options_leave_no_trace(cookies):
+    project = bake(cookies, compose="no", kubernetes="no", ci="no")
+    assert sorted(p.name for p in project.iterdir()) == [
+        ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
+        "compose.dev.yaml", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
+        "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
+        "tests",
+    ]  # fmt: skip
+    for path in project.rglob("*"):
+        if path.is_file() and path.name != ".cookiecutter.json":  # it records every answer
+            text = path.read_text("utf-8")
+            for option, words in OPTION_WORDS.items():
+                assert not words.search(text), (option, path.name, words.search(text)[0])
 
 
 @pytest.mark.parametrize("answers", combinations(PORTS, DEPLOYMENTS[:2]), ids=ids)

@@ -58,7 +58,9 @@ def test_cruft_links_with_the_answers_checks_and_updates(project, template_repo)
 
     # A newer template: a change to the same generated file, at its other end.
     template_views = template_repo / PACKAGE.relative_to(TEMPLATE) / "views.py"
-    old_doc = template_views.read_text().splitlines()[0]
+    (old_doc,) = [
+        line for line in template_views.read_text().splitlines() if line.startswith('"""')
+    ]
     template_views.write_text(template_views.read_text().replace(old_doc, '"""The routes (v2)."""'))
     commit_all(template_repo, "template v2: the routes' docstring")
     v2 = run("git", "rev-parse", "HEAD", cwd=template_repo).stdout.strip()
