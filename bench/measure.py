@@ -20,12 +20,14 @@ PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
 PORT_LIMIT = (int(PORTS[1]) - int(PORTS[0]) + 1) // 2
 
 
-def wrk(url: str, seconds: float, close: bool, netns: int | None = None, script: str = "") -> dict:
+def wrk(url: str, seconds: float, close: bool, netns: int | None = None, script: str = "",
+        host: str = "") -> dict:  # fmt: skip
     """One wrk load on url; close: a new connection per request. netns: run wrk in the network
     namespace of that pid (a container's loopback, no docker-proxy). script: wrk's Lua, for a
-    request other than a GET."""
+    request other than a GET. host: the Host header, when not the URL's."""
     command = ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", url]
     command += ["-H", "Connection: close"] if close else []
+    command += ["-H", f"Host: {host}"] if host else []
     if script:
         lua = Path(tempfile.mkdtemp()) / "request.lua"
         lua.write_text(script)
@@ -86,13 +88,14 @@ UNCHECKED = urllib.request.build_opener(
 )
 
 
-def cold_start(url: str, started: float, timeout: float = 60) -> float:
+def cold_start(url: str, started: float, timeout: float = 60, host: str = "") -> float:
     """Seconds from `started` to the first 200 with the app's message. Polled every 10 ms (the
     start takes about half a second); only after `docker run` returned, since a connection
     tried before the container's network is up stalls docker-proxy for a second."""
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     while time.monotonic() - started < timeout:
         try:
-            with UNCHECKED.open(url, timeout=2) as response:
+            with UNCHECKED.open(request, timeout=2) as response:
                 answered = response.status, response.read().decode()
             if answered == (200, MESSAGE):
                 return time.monotonic() - started

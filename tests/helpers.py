@@ -335,13 +335,17 @@ def under_slow_clients(port: int, slow: str, tls: ssl.SSLContext | None = None,
 
 
 def children(pid: int) -> list[int]:
+    """Gunicorn's workers: the master's children that run its command (forked from it), not
+    another process it started (the metrics' server)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            same = (stat.parent / "cmdline").read_bytes() == command
         except OSError:
             continue  # it ended while we looked
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and same:
             found.append(int(stat.parent.name))
     return sorted(found)
 

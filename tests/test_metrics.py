@@ -37,6 +37,12 @@ class Metered(Container):
             image, 6000, "-p", f"127.0.0.1:{self.metrics_port}:{METRICS_PORT}", *options
         )
 
+    def wait_until_serving(self, timeout: float = 30) -> tuple[int, str]:
+        """The app, and the metrics' server, which the master starts once it listens."""
+        answered = super().wait_until_serving(timeout)
+        wait_for(self.scrape, timeout, "the metrics' server")
+        return answered
+
     def scrape(self) -> dict[str, float]:
         """Every sample of /metrics on its own port: 'name{labels}' -> value."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

@@ -6,6 +6,7 @@ stack; Gunicorn on its own believes no forwarded header and falls over under slo
 
 import http.client
 import json
+import os
 import re
 import socket
 from pathlib import Path
@@ -225,3 +226,57 @@ def test_metrics_answer_inside_the_stack_only(stack):
         r'^http_requests_total\{method="GET",route="/",status="200"\} \d', text, re.MULTILINE
     )
     assert re.search(r"^gunicorn_workers 3\.0$", text, re.MULTILINE)
+
+
+# The data, last: these stop and start the stack.
+
+
+def notes(port: int) -> list[str]:
+    return [note["text"] for note in json.loads(request(port, "/notes")[2])]
+
+
+def add_note(port: int, text: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("POST", "/notes", body=json.dumps({"text": text}),
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert connection.getresponse().status == 201
+
+
+def test_the_readmes_migration_command_writes_a_new_migration(stack):
+    """From the development containers, with the database of compose.dev.yaml."""
+    project, _ = stack
+    (revision,) = commands(project / "README.md", "Database")
+    versions = project / "migrations" / "versions"
+    before = set(versions.iterdir())
+    try:
+        shell(revision, project)
+    finally:
+        shell("docker compose -f compose.dev.yaml down --volumes --rmi local", project, check=False)
+    (made,) = set(versions.iterdir()) - before
+    assert made.name.endswith("_describe_the_change.py") and made.stat().st_uid == os.getuid()
+    assert 'down_revision = "0001"' in made.read_text()
+    made.unlink()
+
+
+def test_the_data_outlives_the_stack_and_the_readmes_backup_restores_it(stack):
+    project, port = stack
+    for text in ("kept", "backed up"):
+        add_note(port, text)
+    backup, restore = commands(project / "README.md", "Database", block=1)
+    shell(backup, project)
+    assert (project / "app.dump").read_bytes().startswith(b"PGDMP")
+    drop = "docker compose exec -T db psql --username app --dbname app -c 'DELETE FROM notes'"
+    shell(drop, project)
+    assert notes(port) == []
+    shell(restore, project)
+    assert notes(port)[:2] == ["backed up", "kept"]
+    # The README's down and up: the volume stays.
+    # The README's down, and its whole block again: the volume stays, and so does the password.
+    secret, up, curl, down = commands(project / "README.md", "Docker Compose")
+    password = (project / "secrets" / "db_password").read_text()
+    shell(down, project)
+    shell(secret, project)
+    shell(up, project, ACCESS_LOG="on")
+    assert shell(curl, project) == MESSAGE
+    assert (project / "secrets" / "db_password").read_text() == password
+    assert notes(port)[:2] == ["backed up", "kept"]

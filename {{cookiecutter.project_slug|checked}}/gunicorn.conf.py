@@ -24,6 +24,9 @@ import gc
 import json
 import logging
 import os
+{%- if metrics %}
+import subprocess
+{%- endif %}
 import sys
 from datetime import UTC, datetime
 {%- if auto or metrics %}
@@ -114,14 +117,14 @@ wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
 PORTS = range(1024, 65536)
 PORT = setting("PORT", "{{ cookiecutter.port }}", PORTS)
 {%- if metrics %}
-# Metrics (README.md, "Metrics"): /metrics on a port of its own. Each worker writes its samples
-# to files in memory, which a scrape reads all of (prometheus_client's multiprocess mode).
+# Metrics (README.md, "Metrics"): each worker writes its samples to files in memory, and a
+# process of their own, started below, answers /metrics on METRICS_PORT with all of them
+# (prometheus_client's multiprocess mode).
 METRICS_PORT = setting("METRICS_PORT", "9464", PORTS)
 if METRICS_PORT == PORT:
     raise SystemExit(
         f"gunicorn.conf.py: METRICS_PORT={PORT} is not allowed; expected another port than PORT's"
     )
-os.environ["METRICS_PORT"] = str(METRICS_PORT)  # where the app answers /metrics
 MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
 METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"{MEMORY}/prometheus"))
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
@@ -130,12 +133,9 @@ METRICS_DIR.mkdir(parents=True, exist_ok=True)
 if "prometheus_client" not in sys.modules:
     for stale in METRICS_DIR.glob("*.db"):
         stale.unlink()
-# 0.0.0.0: every interface of the container, so the ports Docker publishes reach Gunicorn.
-bind = [f"0.0.0.0:{PORT}", f"0.0.0.0:{METRICS_PORT}"]
-{%- else %}
+{%- endif %}
 # 0.0.0.0: every interface of the container, so the port Docker publishes reaches Gunicorn.
 bind = [f"0.0.0.0:{PORT}"]
-{%- endif %}
 if "WEB_CONCURRENCY" in os.environ:
     workers, WORKERS_FROM = setting("WEB_CONCURRENCY", "", COUNTS["workers"]), "WEB_CONCURRENCY"
 else:
@@ -185,6 +185,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if METRICS_SERVER:
+        METRICS_SERVER.terminate()
 {%- endif %}
 
 
@@ -269,8 +274,14 @@ class Logger(glogging.Logger):
 logger_class = Logger
 
 
+{%- if metrics %}
+METRICS_SERVER = None  # the metrics' server, once started
+{%- endif %}
+
+
 def when_ready(server):
-    """One start-up line with the settings in effect, and where the worker count came from."""
+    """One start-up line with the settings in effect, and where the worker count came from{{ ";
+    then the metrics' server, before the workers are forked" if metrics }}."""
     cfg = server.cfg
     source = WORKERS_FROM if cfg.workers == workers else "GUNICORN_CMD_ARGS"
     threads = f", {cfg.threads} threads each" if cfg.worker_class_str == "gthread" else ""
@@ -279,3 +290,9 @@ def when_ready(server):
         cfg.wsgi_app, " ".join(cfg.bind), cfg.workers, cfg.worker_class_str, source, threads,
         LOG_FORMAT, "on" if cfg.accesslog else "off",
     )  # fmt: skip
+{%- if metrics %}
+    global METRICS_SERVER
+    serve = Path(__file__).parent / "{{ cookiecutter.project_slug }}" / "metrics.py"
+    METRICS_SERVER = subprocess.Popen([sys.executable, str(serve), str(METRICS_PORT)])
+    server.log.info("Serving /metrics on 0.0.0.0:%d", METRICS_PORT)
+{%- endif %}
