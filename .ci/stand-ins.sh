@@ -282,7 +282,8 @@ postgres_stand_in() {
         --change 'EXPOSE 5432' \
         --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
         --change 'CMD ["postgres"]'
-    # STOPSIGNAL by a build, as for nginx: SIGINT is the server's fast shutdown.
+    # Engine 20.10 refuses STOPSIGNAL in import's changes: a build adds it (SIGINT: the fast
+    # shutdown), and the import, left untagged, goes.
     imported=$(docker image inspect --format '{{.Id}}' "$tag")
     # buildx leaves a Dockerfile given on stdin in a folder of TMPDIR: $root's, removed below.
     printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$tag" | TMPDIR=$root docker build -q -t "$tag" - >/dev/null

@@ -23,7 +23,9 @@ from helpers import (
     commands,
     docker,
     free_port,
+    run,
     shell,
+    tool,
     under_slow_clients,
     wait_for,
     without_escapes,
@@ -253,9 +255,14 @@ def test_the_readmes_migration_command_writes_a_new_migration(stack):
     finally:
         shell("docker compose -f compose.dev.yaml down --volumes --rmi local", project, check=False)
     (made,) = set(versions.iterdir()) - before
-    assert made.name.endswith("_describe_the_change.py") and made.stat().st_uid == os.getuid()
-    assert 'down_revision = "0001"' in made.read_text()
-    made.unlink()
+    try:
+        assert made.name.endswith("_describe_the_change.py") and made.stat().st_uid == os.getuid()
+        assert 'down_revision = "0001"' in made.read_text()
+        # As the project's CI lints it.
+        run(tool("ruff"), "check", "--no-cache", str(made), cwd=project)
+        run(tool("ruff"), "format", "--check", "--no-cache", str(made), cwd=project)
+    finally:
+        made.unlink()
 
 
 def test_the_data_outlives_the_stack_and_the_readmes_backup_restores_it(stack):
