@@ -48,7 +48,7 @@ def test_database():
     os.environ.pop("DATABASE_URL_FILE", None)
     os.environ["DATABASE_URL"] = test.render_as_string(hide_password=False)
     database.engine.cache_clear()
-    command.upgrade(database.MIGRATIONS, "head")
+    command.upgrade(database.migrations(), "head")
     return test
 
 
