@@ -63,7 +63,7 @@ PATHS = ["published", "loopback"]  # through docker-proxy; inside the container'
 
 @dataclass
 class Variant:
-    """A bake with these answers (or the seed), run with this environment, alone or behind nginx
+    """A bake with these answers (or the seed), run with this environment, alone or behind Caddy
     as compose.yaml runs it. Every variant has 3 workers: the seed's and the template's default."""
 
     name: str
@@ -132,7 +132,7 @@ def describe(image: str) -> dict:
 def network(tmp: Path):
     """Our network, with PostgreSQL and pebble on it, and addresses on it never used before in
     this run. Closed connections to an
-    address stay in TIME_WAIT for 60 s (docker-proxy's on the host, nginx's in its namespace),
+    address stay in TIME_WAIT for 60 s (docker-proxy's on the host, Caddy's in its namespace),
     and Docker gives a new container the address the last one freed."""
     docker("network", "create", "--label", helpers.LABEL, NETWORK)
     # `docker run --ip` needs a subnet given at creation: take the one Docker picked.
@@ -215,7 +215,7 @@ def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) 
     begun = time.monotonic()
     with started(variant, ip, tmp) as (url, containers, pid, port):
         # The HTTPS edge's first response waits for its certificate: no cold start to compare.
-        # HTTPS by the domain's name (Caddy serves its certificate to a client with no SNI).
+        # HTTPS by the domain's name, as its clients reach it.
         host = DOMAIN if variant.https else ""
         ready = measure.cold_start(url.replace(variant.path, "/", 1), begun, host=host)
         if not variant.https:
@@ -228,7 +228,7 @@ def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) 
             requests += sample[path]["requests"]
         sample["requests"] = requests  # warm-up included, as in the TIME_WAIT counts
         if any(sample[path]["errors"] + sample[path]["non_2xx"] for path in PATHS):
-            # What went wrong, in nginx's error log (stderr) and Gunicorn's (stdout, or stderr).
+            # What went wrong, in Caddy's log and Gunicorn's (stdout, or stderr).
             logs = [run("docker", "logs", "--tail", "15", name) for name in containers]
             sample["logs"] = [
                 line for log in logs for line in (log.stderr + log.stdout).splitlines()
