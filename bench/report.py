@@ -189,8 +189,8 @@ def markdown(results: dict) -> str:
             "Memory from /proc/PID/smaps_rollup right after the loads: PSS divides each shared "
             "page among the processes that map it; a worker's private memory is what it alone "
             "maps. Image size is above python:3.11-slim. Cold start: `docker run` to the first "
-            "200; above the floor: less the same round's `docker run --rm --entrypoint true` of "
-            f"the image, what any container costs. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
+            "200; above the floor: less the same round's `docker run --detach --entrypoint true` "
+            f"of the image, what starting any container costs. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
             f"the {WORKER_MEMORY_MIB} MiB per worker that caps workers=auto by the memory "
             "limit (WORKER_MEMORY in gunicorn.conf.py). Flask and Gunicorn in the images: "
             + "; ".join(f"{name} {image['flask_gunicorn']}" for name, image in r.images.items())
