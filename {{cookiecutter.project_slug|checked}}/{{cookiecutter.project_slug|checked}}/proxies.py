@@ -1,6 +1,6 @@
 """The client's address, scheme and host when a reverse proxy forwards the request.
 
-The proxy (Caddy in compose.yaml) sends them in X-Forwarded-For, -Proto and -Host. They are
+The proxy in front sends them in X-Forwarded-For, -Proto and -Host. They are
 believed only from the peers that Gunicorn trusts for the same headers: FORWARDED_ALLOW_IPS,
 addresses or networks separated by commas, or * for any peer (default: 127.0.0.1,::1). A
 client that reaches Gunicorn directly cannot pass itself off as another.
