@@ -241,6 +241,16 @@ def commands(readme: Path, heading: str, block: int = 0) -> list[str]:
     return blocks[block]
 
 
+def post_note(url: str, text: str) -> int:
+    """The status of a POST of a note (the database option's example resource) to url."""
+    request = urllib.request.Request(
+        url, data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
 # Waiting on events ------------------------------------------------------------------------
 
 

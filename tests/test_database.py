@@ -2,7 +2,6 @@
 master none, replicas starting together migrate once, the app rides out the database going down
 and coming back, and says so in one line when it starts without it."""
 
-import json
 import re
 import threading
 import time
@@ -21,6 +20,7 @@ from helpers import (
     children,
     docker,
     in_container,
+    post_note,
     settled_workers,
     sockets,
     wait_for,
@@ -76,15 +76,6 @@ def db_image(image):
     return tag
 
 
-def post(container: Container, text: str) -> int:
-    request = urllib.request.Request(
-        container.url("/notes"), data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status
-
-
 def status(container: Container, path: str) -> int:
     try:
         return container.get(path)[0]
@@ -112,7 +103,7 @@ def test_each_worker_has_its_own_connections_and_the_master_none(database, db_im
 
         def load():
             while not stop.is_set():
-                post(web, "load")
+                post_note(web.url("/notes"), "load")
                 web.get("/notes")
 
         threads = [threading.Thread(target=load) for _ in range(6)]
@@ -163,7 +154,7 @@ def test_replicas_starting_together_migrate_once(database, db_image, capsys):
                 print(f"\nreplica {n}: " + " | ".join(line.split(": ", 1)[1] for line in lines))
         assert len(migrated) == 1
         assert database.sql("SELECT version_num FROM alembic_version") == [["0001"]]
-        assert all(post(replica, "hello") == 201 for replica in replicas)
+        assert all(post_note(replica.url("/notes"), "hello") == 201 for replica in replicas)
     finally:
         for replica in replicas:
             replica.__exit__()
