@@ -114,6 +114,8 @@ def auto_workers() -> tuple[int, str]:
 
 
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
+# A folder in memory, where a slow or read-only disk cannot stall what is written to it.
+MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 PORTS = range(1024, 65536)
 PORT = setting("PORT", "{{ cookiecutter.port }}", PORTS)
 {%- if metrics %}
@@ -125,8 +127,9 @@ if METRICS_PORT == PORT:
     raise SystemExit(
         f"gunicorn.conf.py: METRICS_PORT={PORT} is not allowed; expected another port than PORT's"
     )
-MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
-METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"{MEMORY}/prometheus"))
+METRICS_DIR = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"{MEMORY or '/tmp'}/prometheus")
+)
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 # Samples of an earlier run of this container are not this one's: removed before the app writes
 # any. (Gunicorn reads this file again on SIGHUP, when the live workers' samples must stay.)
@@ -199,9 +202,8 @@ def pre_fork(server, worker):
     gc.freeze()
 
 
-# Workers' heartbeat files in memory, where a slow or read-only disk cannot stall them; in the
-# temporary directory where /dev/shm is not writable.
-worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+# Workers' heartbeat files in memory; in the temporary directory where /dev/shm is not writable.
+worker_tmp_dir = MEMORY
 # No control socket: it would need a writable $HOME, and containers are managed with signals.
 control_socket_disable = True
 # On SIGTERM (docker stop) workers finish in-flight requests for up to this many seconds,
