@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install and start a Docker engine (Debian's docker.io) unless one already answers, with the
-# tools the tests and the benchmark call: debootstrap, wrk, curl, Docker Compose v2, buildx,
-# podman (for `podman kube play`), and setcap and openssl for the stand-ins.
+# tools the tests and the benchmark call: debootstrap, wrk, curl, testssl.sh, Docker Compose v2,
+# buildx, podman (for `podman kube play`), and setcap and openssl for the stand-ins.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,8 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v podman >/dev/null || need+=(podman)
 command -v catatonit >/dev/null || need+=(catatonit)
+# A TLS scanner, for the HTTPS edge's test.
+command -v testssl >/dev/null || need+=(testssl.sh)
 # For the stand-ins: Caddy's file capability, and pebble's certificates.
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v openssl >/dev/null || need+=(openssl)

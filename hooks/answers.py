@@ -16,6 +16,7 @@ import keyword
 import re
 import sys
 import unicodedata
+from importlib.metadata import version
 from pathlib import Path
 
 from jinja2 import pass_context
@@ -74,7 +75,9 @@ INSTALLED = """
 # Names the project itself uses beside the package: folders, modules, and the Dockerfile and
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
-PROJECT = "caddyfile conftest dockerfile healthcheck k8s migrations test_app test_notes tests"
+PROJECT = (
+    "caddyfile conftest develop dockerfile healthcheck k8s migrations test_app test_notes tests"
+)
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + PROJECT).split() + list(sys.stdlib_module_names)
 )
@@ -187,7 +190,21 @@ def markdown(text: str) -> str:
     return text
 
 
+# Yes/no questions and the prompts' texts (__prompts__) came in cookiecutter 2.2. An older one
+# would ask "compose [True]:" and take the text it gets for an answer.
+OLDEST_COOKIECUTTER = (2, 2)
+
+
 class Answers(Extension):
+    """Loaded as cookiecutter reads the template, before it asks anything."""
+
     def __init__(self, environment):
         super().__init__(environment)
+        found = version("cookiecutter")  # 2.2.0 says 2.1.2.dev0 in its __version__
+        if tuple(map(int, re.findall(r"\d+", found)[:2])) < OLDEST_COOKIECUTTER:
+            oldest = ".".join(map(str, OLDEST_COOKIECUTTER))
+            raise SystemExit(
+                f"error: this template needs cookiecutter {oldest} or newer; found {found} "
+                "(pip install --upgrade cookiecutter)."
+            )
         environment.filters.update(checked=checked, markdown=markdown)

@@ -1,6 +1,8 @@
 """What the template's tests and benchmark share: answers and bakes, commands, README blocks,
-waiting on events, slow clients, Gunicorn's processes, Docker images and containers."""
+waiting on events, the development container, slow clients, Gunicorn's processes, Docker images
+and containers."""
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -98,8 +100,8 @@ def dockerfile_cmd(project: Path, stage: str = "runtime") -> list[str]:
     return json.loads(command)
 
 
-WHOAMI = '''"""Routes the template's tests add to a bake: who the app believes is asking, and a
-request that takes its time."""
+WHOAMI = '''"""Routes the template's tests add to a bake: who the app believes is asking, a
+request that takes its time, a page with headers of its own."""
 
 import time
 
@@ -123,6 +125,12 @@ def whoami():
 def sleep(seconds):
     time.sleep(seconds)
     return "slept"
+
+
+@bp.get("/framed")
+def framed():
+    """A page that sets its own framing and referrer policies."""
+    return "framed", {"X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "no-referrer"}
 '''
 
 
@@ -283,6 +291,102 @@ def get(url: str, timeout: float = 5) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+# The development container --------------------------------------------------------------
+
+
+class DevContainer:
+    """The README's `docker compose -f compose.dev.yaml up --build --watch`, running."""
+
+    def __init__(self, project: Path, port: int, log: Path):
+        self.project, self.port, self.log = project, port, log
+        self.compose = "docker compose -f compose.dev.yaml"
+
+    def get(self, path: str = "/") -> tuple[int, str]:
+        return get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+
+    def serves(self, path: str, body: str, timeout: float = 30) -> float:
+        """Seconds until path answers body."""
+        started = time.monotonic()
+        wait_for(lambda: self.get(path) == (200, body), timeout, f"{path} to answer {body!r}")
+        return time.monotonic() - started
+
+    def container(self) -> dict:
+        (found,) = json.loads(docker("inspect", shell(f"{self.compose} ps -q web", self.project)))
+        return found
+
+    @contextlib.contextmanager
+    def loading_slowly(self, seconds: float = 1.5):
+        """The app taking this long to load, as one importing heavy libraries first would: a
+        save while it loads is the case Flask's reloader alone misses."""
+        init = self.project / self.project.name / "__init__.py"
+        original = init.read_text()
+        slow = f"import os\nimport time\n\ntime.sleep({seconds})  # heavy imports\n"
+        init.write_text(original.replace("import os\n", slow, 1))
+        try:
+            yield
+        finally:
+            init.write_text(original)
+
+    def recovers(self, error: str, delay: float) -> float:
+        """Seconds from the fix saved, delay seconds after an error (ERRORS), to the fixed app
+        answering."""
+        name, found, broken = ERRORS[error]
+        path = self.project / self.project.name / name
+        original = path.read_text()
+        assert found in original
+        path.write_text(original.replace(found, broken))
+        time.sleep(delay)  # the user's pause, not a wait for anything
+        path.write_text(original)
+        return self.serves("/", MESSAGE, timeout=60)
+
+
+@contextlib.contextmanager
+def developing(project: Path, log: Path):
+    """The README's development command running in project, with a port of its own
+    (DEV_PORT); stopped as the README says (Ctrl-C, then down), its images removed."""
+    port = free_port()
+    up = commands(project / "README.md", "In a container")[0]
+    environ = {**os.environ, "DEV_PORT": str(port)}
+    with log.open("w") as output:
+        server = subprocess.Popen(["bash", "-c", up], cwd=project, env=environ, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    loop = DevContainer(project, port, log)
+    try:
+        loop.serves("/", MESSAGE, timeout=600)
+        yield loop
+    finally:
+        name = json.loads(shell(f"{loop.compose} config --format json", project))["name"]
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
+        server.wait(timeout=60)
+        shell(f"{loop.compose} down", project, check=False)
+        label = f"com.docker.compose.project={name}"
+        images = docker("images", "-aq", "--filter", f"label={label}").split()
+        if images:
+            docker("rmi", "-f", *set(images), check=False)
+
+
+# Errors a save can bring, each in the file where it is made: (file, text as found, broken).
+ERRORS = {
+    "syntax": ("views.py", "@bp.get(\"/\")\n", "@bp.get(\"/\"\n"),
+    "import": ("views.py", "from flask import Blueprint\n", "from flask import Blueprint, Nothing\n"),
+    "create_app": ("__init__.py", "    app = Flask(__name__)\n",
+                   "    app = Flask(__name__)\n    raise RuntimeError('broken')\n"),
+}  # fmt: skip
+
+
+@contextlib.contextmanager
+def busy_cores():
+    """Every core of this machine kept busy by a process of its own, as other work would."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in os.sched_getaffinity(0)]  # fmt: skip
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 # Load ---------------------------------------------------------------------------------------
 
 SLOW_CLIENTS, SECONDS = 50, 60
@@ -293,31 +397,33 @@ def connect(port: int, tls: ssl.SSLContext | None, host: str) -> socket.socket:
     return tls.wrap_socket(sock, server_hostname=host) if tls else sock
 
 
-def under_slow_clients(port: int, slow: str, tls: ssl.SSLContext | None = None,
-                       host: str = "localhost") -> tuple[int, int]:  # fmt: skip
-    """(answered within 1 s, asked) for GET / asked in a loop while 50 clients trickle their
-    requests: their headers a line every 5 s ("headers"), or a POST body of 1000 bytes one byte
-    a second ("body"); each reconnects when the server gives up on it."""
-    deadline = time.monotonic() + SECONDS
-    start = {
+def under_slow_clients(port: int, tls: ssl.SSLContext | None = None, host: str = "localhost",
+                       kinds: tuple[str, ...] = ("headers", "body"),
+                       seconds: float = SECONDS) -> tuple[int, int]:  # fmt: skip
+    """(answered within 1 s, asked) for GET / asked in a loop while, for each kind, 50 clients
+    trickle their requests: their headers a line every 5 s ("headers"), or a POST body of 1000
+    bytes one byte a second ("body"); each reconnects when the server gives up on it."""
+    deadline = time.monotonic() + seconds
+    starts = {
         "headers": f"GET / HTTP/1.1\r\nHost: {host}\r\n".encode(),
         "body": f"POST /notes HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         "Content-Length: 1000\r\n\r\n".encode(),
-    }[slow]
-    trickle, pause = (b"X-Trickle: 1\r\n", 5) if slow == "headers" else (b" ", 1)
+    }
 
-    def slowly():
+    def slowly(kind: str):
+        trickle, pause = (b"X-Trickle: 1\r\n", 5) if kind == "headers" else (b" ", 1)
         while time.monotonic() < deadline:
             try:
                 with connect(port, tls, host) as sock:
-                    sock.sendall(start)
+                    sock.sendall(starts[kind])
                     while time.monotonic() < deadline:
                         time.sleep(pause)
                         sock.sendall(trickle)
             except OSError:
                 time.sleep(0.5)  # dropped by the server: come back, as an attacker would
 
-    threads = [threading.Thread(target=slowly, daemon=True) for _ in range(SLOW_CLIENTS)]
+    threads = [threading.Thread(target=slowly, args=(kind,), daemon=True)
+               for kind in kinds for _ in range(SLOW_CLIENTS)]  # fmt: skip
     for thread in threads:
         thread.start()
     answered = asked = 0

@@ -3,6 +3,8 @@ README's Quick start, run verbatim, answers its prompts and gives an image that 
 
 import os
 import re
+import subprocess
+import sys
 
 import pexpect
 import pytest
@@ -122,3 +124,29 @@ def test_readme_quick_start_verbatim(docker_engine, checkout, tmp_path):
     with Container(tag, 8123) as container:
         assert container.wait_until_serving() == (200, MESSAGE)
         container.settled_workers(5)
+
+
+@pytest.mark.parametrize("version", ["1.7.3", "2.1.1"])
+def test_an_older_cookiecutter_stops_at_once_with_one_line(checkout, tmp_path, version):
+    """Installed from PyPI in a venv of its own, run as a user would (prompts and all): it asks
+    nothing, writes nothing, and says why in one line. 2.x names the version it needs; 1.x
+    cannot run the template's code, and says it cannot load it."""
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", str(venv))
+    run(str(venv / "bin" / "pip"), "install", "--quiet", f"cookiecutter=={version}", timeout=300)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [str(venv / "bin" / "cookiecutter"), str(checkout)], cwd=out, stdin=subprocess.DEVNULL,
+        env={**os.environ, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    said = (result.stdout + result.stderr).splitlines()
+    assert result.returncode == 1 and list(out.iterdir()) == [], said
+    if version.startswith("1."):
+        assert said == ["Unable to load extension: No module named 'hooks'"]
+    else:
+        needs = (
+            f"needs cookiecutter 2.2 or newer; found {version} (pip install --upgrade cookiecutter)"
+        )
+        assert said == [f"error: this template {needs}."]

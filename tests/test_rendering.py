@@ -181,7 +181,7 @@ def test_unchosen_options_leave_no_trace(cookies):
     project = bake(cookies, compose="no", kubernetes="no", ci="no")
     assert sorted(p.name for p in project.iterdir()) == [
         ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
-        "compose.dev.yaml", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
+        "compose.dev.yaml", "develop.py", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
         "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
         "tests",
     ]  # fmt: skip
