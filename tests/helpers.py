@@ -311,8 +311,15 @@ class DevContainer:
         return time.monotonic() - started
 
     def container(self) -> dict:
-        (found,) = json.loads(docker("inspect", shell(f"{self.compose} ps -q web", self.project)))
-        return found
+        """The running container, as docker inspect shows it: waited for, since a rebuild
+        (Compose watch, after a lock refresh) replaces it."""
+
+        def running() -> dict | None:
+            ids = shell(f"{self.compose} ps -q --status running web", self.project).split()
+            found = run("docker", "inspect", *ids, check=False) if len(ids) == 1 else None
+            return json.loads(found.stdout)[0] if found and found.returncode == 0 else None
+
+        return wait_for(running, 120, "the development container")
 
     @contextlib.contextmanager
     def loading_slowly(self, seconds: float = 1.5):
