@@ -201,9 +201,8 @@ def test_unchosen_options_leave_no_trace(cookies):
     assert sorted(p.name for p in project.iterdir()) == [
         ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
         "compose.dev.yaml", "develop.py", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
-        "serving",
         "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
-        "tests",
+        "serving", "tests",
     ]  # fmt: skip
     for path in project.rglob("*"):
         if path.is_file() and path.name != ".cookiecutter.json":  # it records every answer
