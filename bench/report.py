@@ -4,7 +4,7 @@ the targets."""
 import re
 import statistics
 
-from helpers import PROJECT
+from helpers import TEMPLATE_PROJECT
 
 SHAPES = ["keep-alive", "close"]
 PATHS = ["published", "loopback"]
@@ -24,8 +24,8 @@ RATIOS = [
 SAME_IMAGE = {"access log on": "default", "json, access log on": "default",
               "postgres, write": "postgres, read"}  # fmt: skip
 # The per-worker estimate behind the memory cap of workers=auto, as the template states it.
-CONF = (PROJECT / "gunicorn.conf.py").read_text()
-WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CONF, re.MULTILINE)[1])
+CPUS = next((TEMPLATE_PROJECT / "serving").glob("*cpus.py*")).read_text()
+WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CPUS, re.MULTILINE)[1])
 
 
 def median(values) -> float | None:
@@ -192,7 +192,7 @@ def markdown(results: dict) -> str:
             "200; above the floor: less the same round's `docker run --detach --entrypoint true` "
             f"of the image, what starting any container costs. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
             f"the {WORKER_MEMORY_MIB} MiB per worker that caps workers=auto by the memory "
-            "limit (WORKER_MEMORY in gunicorn.conf.py). Flask and Gunicorn in the images: "
+            "limit (WORKER_MEMORY in serving/cpus.py). Flask and Gunicorn in the images: "
             + "; ".join(f"{name} {image['flask_gunicorn']}" for name, image in r.images.items())
             + "."
         ),

@@ -32,24 +32,30 @@ import measure
 import report
 
 import helpers
-from helpers import PROJECT, TEMPLATE, Container, build, cookiecutter, docker, remove_labelled, run
+from helpers import (
+    TEMPLATE,
+    TEMPLATE_PROJECT,
+    Container,
+    build,
+    cookiecutter,
+    docker,
+    remove_labelled,
+    run,
+)
 
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = f"bench-{RUN_ID}"  # names of our images, containers, network and Compose projects
-# helpers' build() and Container label what they create with it; remove_labelled() removes
-# exactly that, never the tests' objects (template-tests=...) on the same engine.
-helpers.LABEL = f"template-bench={RUN_ID}"
 NETWORK = PREFIX
 PORT = 6000  # where the seed and the default bake listen
 # The images the seed and the bakes are built from or run with, at the tags the template pins;
 # they must be present.
-COMPOSE = next(PROJECT.glob("*compose.yaml*")).read_text()
+COMPOSE = next(TEMPLATE_PROJECT.glob("*compose.yaml*")).read_text()
 BASES = [
     "python:3.11",
     "python:3.11-slim",
     re.search(r"caddy:[\w.-]+", COMPOSE)[0],
     re.search(r"postgres:[\w.-]+", COMPOSE)[0],
-    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (PROJECT / "Dockerfile").read_text())[0],
+    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (TEMPLATE_PROJECT / "Dockerfile").read_text())[0],
     "pebble:test",  # the ACME server of the HTTPS edge's certificate (tests/test_https.py)
 ]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}

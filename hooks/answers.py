@@ -75,11 +75,12 @@ INSTALLED = """
 # Names the project itself uses beside the package: folders, modules, and the Dockerfile and
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
-PROJECT = (
-    "caddyfile conftest develop dockerfile healthcheck k8s migrations test_app test_notes tests"
+OWN_NAMES = (
+    "caddyfile conftest develop dockerfile healthcheck k8s migrations serving test_app test_notes"
+    " tests"
 )
 RESERVED = frozenset(
-    (STANDARD_LIBRARY + INSTALLED + PROJECT).split() + list(sys.stdlib_module_names)
+    (STANDARD_LIBRARY + INSTALLED + OWN_NAMES).split() + list(sys.stdlib_module_names)
 )
 
 # Ports below 1024 need root, and the app runs as an unprivileged user.
@@ -137,8 +138,8 @@ TEXT = {
 NUMBERS = ["port", "workers", "threads", "replicas"]
 
 
-def problem(name: str, value: object) -> str | None:
-    """What is allowed for this answer, or None when its value is allowed."""
+def expected(name: str, value: object) -> str | None:
+    """What is expected instead of this answer's value, or None when the value is allowed."""
     if name in YES_NO:
         # cookiecutter turns yes/no typed or given on the command line into booleans; a replay
         # file must hold JSON booleans, since the text "no" would count as true.
@@ -164,7 +165,7 @@ def shown(value: object, limit: int = 40) -> str:
 def checked(context, slug: str) -> str:
     """The slug, once every answer is allowed; otherwise stop with one line on stderr."""
     for name, value in context["cookiecutter"].items():
-        allowed = problem(name, value)
+        allowed = expected(name, value)
         if allowed:
             # SystemExit prints its text on stderr and exits with status 1, before cookiecutter
             # has created anything; pytest-cookies and cruft report it as a failed bake.

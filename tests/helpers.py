@@ -25,8 +25,8 @@ from markdown_it import MarkdownIt
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 # The folder cookiecutter renders into a project, and the app's package in it.
-PROJECT = TEMPLATE / "{{cookiecutter.project_slug|checked}}"
-PACKAGE = PROJECT / PROJECT.name
+TEMPLATE_PROJECT = TEMPLATE / "{{cookiecutter.project_slug|checked}}"
+PACKAGE = TEMPLATE_PROJECT / TEMPLATE_PROJECT.name
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text("utf-8"))
 MESSAGE = "Hello from Docker! 🐳"
 # The Pythons with base images on this machine (.ci/stand-ins.sh); 3.12 has no Debian build.
@@ -70,12 +70,17 @@ def cookiecutter(*arguments: str, cwd: Path, home: Path) -> subprocess.Completed
 
 
 def gunicorn_settings(project: Path, **environ: str) -> dict:
-    """Gunicorn's settings as the project's config file computes them, with this environment."""
+    """Gunicorn's settings as the project's config file computes them, with this environment,
+    importing the project's own serving/ as Gunicorn does from the project's folder."""
     saved = dict(os.environ)
     os.environ.update(environ)
+    sys.path.insert(0, str(project))
     try:
         return runpy.run_path(str(project / "gunicorn.conf.py"))
     finally:
+        sys.path.remove(str(project))
+        for name in [name for name in sys.modules if name.split(".")[0] == "serving"]:
+            del sys.modules[name]  # another bake's serving/ is another module
         os.environ.clear()
         os.environ.update(saved)
 
@@ -516,8 +521,9 @@ def settled_workers(master: int, count: int) -> list[int]:
 
 # Docker -------------------------------------------------------------------------------------
 
-# Everything the tests create carries this label, so a crashed run can still be cleaned up.
-LABEL = f"template-tests={uuid.uuid4().hex[:12]}"
+# Everything this process creates (a test run, a benchmark) carries this label, so that a crashed
+# run can still be cleaned up, and runs side by side on one engine never touch each other's.
+LABEL = f"template-run={uuid.uuid4().hex[:12]}"
 
 
 def docker(*args: str, check: bool = True, timeout: float = 600) -> str:

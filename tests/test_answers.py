@@ -26,7 +26,7 @@ from helpers import (
     run,
     tool,
 )
-from hooks.answers import INSTALLED, PROJECT, STANDARD_LIBRARY
+from hooks.answers import INSTALLED, OWN_NAMES, STANDARD_LIBRARY
 
 LONG = "x" * 100_000
 
@@ -481,4 +481,4 @@ def test_refused_slugs_hold_every_name_the_project_uses(cookies):
                    metrics="yes")  # fmt: skip
     names = {p.name.lower() for p in project.iterdir() if p.is_dir() or "." not in p.name}
     names |= {p.stem for p in [*project.glob("*.py"), *project.glob("tests/*.py")]}
-    assert {n for n in names - {project.name} if n.isidentifier()} <= set(PROJECT.split())
+    assert {n for n in names - {project.name} if n.isidentifier()} <= set(OWN_NAMES.split())

@@ -68,7 +68,7 @@ def test_ships_only_what_it_runs(image, answers):
     with start(image, answers) as container:
         container.wait_until_serving()
         assert set(container.exec("ls", "-A", "/app").split()) == {
-            "gunicorn.conf.py", "healthcheck.py", project.name,
+            "gunicorn.conf.py", "healthcheck.py", "serving", project.name,
         }  # fmt: skip
         # The venv holds exactly the locked packages: no pip, no setuptools, no installer.
         probe = "import importlib.metadata as m; print(*sorted(d.name.lower() for d in m.distributions()))"
@@ -190,10 +190,10 @@ def test_runtime_overrides(image):
 
 
 BAD_SETTINGS = [
-    ("WEB_CONCURRENCY", "0", "gunicorn.conf.py: WEB_CONCURRENCY='0' is not allowed"),
-    ("WEB_CONCURRENCY", "5000", "gunicorn.conf.py: WEB_CONCURRENCY='5000' is not allowed"),
-    ("PORT", "80", "gunicorn.conf.py: PORT='80' is not allowed"),
-    ("LOG_FORMAT", "xml", "gunicorn.conf.py: LOG_FORMAT='xml' is not allowed"),
+    ("WEB_CONCURRENCY", "0", "error: WEB_CONCURRENCY='0' is not allowed"),
+    ("WEB_CONCURRENCY", "5000", "error: WEB_CONCURRENCY='5000' is not allowed"),
+    ("PORT", "80", "error: PORT='80' is not allowed"),
+    ("LOG_FORMAT", "xml", "error: LOG_FORMAT='xml' is not allowed"),
     # Gunicorn checks its own setting before the app reads it.
     ("FORWARDED_ALLOW_IPS", "10.0.0.0/33", "Error: '10.0.0.0/33' does not appear to be an IPv4"),
     # GUNICORN_CMD_ARGS applies after the config file: checked as the server starts.

@@ -15,7 +15,7 @@ import pytest
 from helpers import (
     LABEL,
     MESSAGE,
-    PROJECT,
+    TEMPLATE_PROJECT,
     Container,
     children,
     docker,
@@ -29,7 +29,7 @@ from helpers import (
 pytestmark = pytest.mark.docker
 
 # The official image the bakes name, as .ci/stand-ins.sh builds it here.
-POSTGRES = re.search(r"postgres:[\w.-]+", (PROJECT / "compose.dev.yaml").read_text())[0]
+POSTGRES = re.search(r"postgres:[\w.-]+", (TEMPLATE_PROJECT / "compose.dev.yaml").read_text())[0]
 
 
 class Database:

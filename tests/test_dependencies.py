@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from locks import VARIANTS
 
 from helpers import LABEL, bake, choices, commands, ids, locked, run, shell
+from tools.locks import VARIANTS
 
 LOCKS = ["requirements.txt", "requirements-dev.txt"]
 
@@ -26,7 +26,7 @@ FRESHNESS = [{"python_version": python} for python in choices("python_version")]
 @pytest.mark.parametrize("answers", FRESHNESS, ids=ids)
 def test_the_readme_command_finds_the_locks_fresh(developed, cookies, answers):
     """The same locks serve every Python on offer, and each answer that adds requirements gets
-    its own (the template's locks are Jinja, tests/locks.py): refreshing them for this bake,
+    its own (the template's locks are Jinja, tools/locks.py): refreshing them for this bake,
     with the README's command, changes nothing."""
     project = bake(cookies, **answers)
     (project / ".venv").symlink_to(developed / ".venv")  # the tools of README's "Develop"

@@ -118,7 +118,7 @@ def test_gunicorn_settings_follow_the_answers(cookies, answers):
         assert config["WORKERS_FROM"].startswith("auto: 2 x ")  # counted at start (below)
     else:
         assert config["workers"] == int(answers["workers"])
-        assert "usable_cpus" not in config
+        assert "auto_workers" not in config
 
 
 def test_auto_workers_follow_the_cpus_this_process_may_use(cookies):
@@ -168,6 +168,25 @@ def test_deployment_files_follow_the_answers(cookies, answers):
     assert ("h2 Metrics" in headings) == (answers["metrics"] == "yes")
 
 
+# Request IDs as clients send them: (the ID, whether it is kept).
+REQUEST_IDS = [("client-id.42_x", True), ("a" * 128, True), ("a" * 129, False), ("", False),
+               ("two words", False), ("identifiant-été", False), ("a/b", False),
+               ("ab\ncd", False), ("..", True), ("UPPER_lower-09", True), ("tab\t", False)]  # fmt: skip
+
+
+def test_one_request_id_rule_at_the_edge_and_in_the_app(cookies):
+    """The Caddyfile's pattern (Go's RE2) and the app's (request_ids.py) keep and replace the
+    same IDs: the pattern here is simple enough to mean the same in both engines."""
+    project = bake(cookies)
+    edge = re.search(r"~\^(\S+)\$ ", (project / "Caddyfile").read_text())[1]
+    app = re.search(
+        r're\.compile\(r"(.+)"\)', (project / project.name / "request_ids.py").read_text()
+    )
+    assert edge == app[1]
+    for given, kept in REQUEST_IDS:
+        assert bool(re.fullmatch(edge, given)) == kept, given
+
+
 # What each option adds, by the words that name it: none of them in a bake without it.
 OPTION_WORDS = {
     "database": re.compile(r"(?i)postgres|sqlalchemy|alembic|psycopg|DATABASE_|/readyz"),
@@ -183,7 +202,7 @@ def test_unchosen_options_leave_no_trace(cookies):
         ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
         "compose.dev.yaml", "develop.py", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
         "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
-        "tests",
+        "serving", "tests",
     ]  # fmt: skip
     for path in project.rglob("*"):
         if path.is_file() and path.name != ".cookiecutter.json":  # it records every answer
@@ -244,7 +263,8 @@ def test_sweep_passes_hadolint(sweep):
 
 
 def test_our_own_python_passes_ruff():
-    """Hooks, tests and the benchmark; the template folder is Jinja until baked (see above)."""
-    ours = [str(TEMPLATE / folder) for folder in ("hooks", "tests", "bench")]
+    """Hooks, tests, the benchmark and the tools; the template folder is Jinja until baked (see
+    above)."""
+    ours = [str(TEMPLATE / folder) for folder in ("hooks", "tests", "bench", "tools")]
     run(tool("ruff"), "check", "--no-cache", *ours)
     run(tool("ruff"), "format", "--check", "--no-cache", *ours)

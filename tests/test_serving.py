@@ -92,7 +92,7 @@ def test_a_bad_setting_stops_start_up_with_one_line(default_project, name, value
         gunicorn_settings(default_project, **{name: value})
     message = str(stopped.value)
     assert "\n" not in message
-    assert message.startswith(f"gunicorn.conf.py: {name}={value!r} is not allowed; expected ")
+    assert message.startswith(f"error: {name}={value!r} is not allowed; expected ")
 
 
 def test_baked_projects_own_tests_pass(default_project):

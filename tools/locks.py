@@ -2,7 +2,7 @@
 compiles for every answer that changes requirements.in, each package under the condition of the
 answers that need it. The tests check them against uv; after a change to a requirement, run
 
-    .venv/bin/python tests/locks.py
+    .venv/bin/python tools/locks.py
 
 to compile every variant of a bake with its README's command and write the template's locks."""
 
@@ -12,9 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The tests' helpers: baking, the README's commands, shell commands.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from helpers import PROJECT, TEMPLATE, commands, cookiecutter, shell
+from helpers import TEMPLATE, TEMPLATE_PROJECT, commands, cookiecutter, shell
 
 LOCKS = ["requirements.txt", "requirements-dev.txt"]
 # The answers requirements.in depends on, and the Jinja condition each value stands for.
@@ -76,8 +77,8 @@ def main(venv: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         results = [compiled(variant, Path(folder), venv) for variant in VARIANTS]
     for name in LOCKS:
-        (PROJECT / name).write_text(template([result[name] for result in results]))
-        print(f"wrote {PROJECT.name}/{name} from {len(VARIANTS)} variants")
+        (TEMPLATE_PROJECT / name).write_text(template([result[name] for result in results]))
+        print(f"wrote {TEMPLATE_PROJECT.name}/{name} from {len(VARIANTS)} variants")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""Run-time settings, read from the environment and checked as the server starts: a value that
+Gunicorn or the app would hang, crash or misbehave on stops the start with one line naming the
+variable, the value and what is allowed (README.md, "Settings")."""
+
+import os
+from typing import NoReturn
+
+# Ports below 1024 need root, and the image runs as an unprivileged user.
+PORTS = range(1024, 65536)
+# Worker processes, threads per worker (gthread), connections per worker: with 0 of any, the
+# server would start and answer nothing.
+COUNTS = {
+    "workers": range(1, 1001),
+    "threads": range(1, 1001),
+    "worker_connections": range(1, 100_001),
+}
+
+
+def read(name: str, default: str, allowed: range | list[str]) -> int | str:
+    """The variable's value (the default when it is unset): an integer in the range, or one of
+    the words; anything else stops the start."""
+    raw = os.environ.get(name, default).strip()
+    if isinstance(allowed, range):
+        if raw.isascii() and raw.isdigit() and int(raw) in allowed:
+            return int(raw)
+    elif raw in allowed:
+        return raw
+    refuse(f"{name}={raw[:40]!r}", allowed)
+
+
+def refuse(what: str, allowed: range | list[str] | str) -> NoReturn:
+    """Stop with one line: what was given, and what is allowed."""
+    if isinstance(allowed, range):
+        allowed = f"an integer from {allowed.start} to {allowed.stop - 1}"
+    elif isinstance(allowed, list):
+        allowed = "one of " + ", ".join(allowed)
+    raise SystemExit(f"error: {what} is not allowed; expected {allowed}")
+
+
+def check_counts(cfg) -> None:
+    """Gunicorn's counts as GUNICORN_CMD_ARGS, applied after gunicorn.conf.py, left them."""
+    for name, allowed in COUNTS.items():
+        if (value := getattr(cfg, name)) not in allowed:
+            refuse(f"{name}={value} (GUNICORN_CMD_ARGS)", allowed)
