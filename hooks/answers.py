@@ -76,8 +76,8 @@ INSTALLED = """
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
 OWN_NAMES = (
-    "caddyfile conftest develop dockerfile healthcheck k8s migrations serving test_app test_notes"
-    " tests"
+    "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving test_app"
+    " test_notes tests"
 )
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + OWN_NAMES).split() + list(sys.stdlib_module_names)

@@ -273,6 +273,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+EDGE = "localhost:8000"  # where compose.yaml publishes the edge unless PUBLISH_PORT says
+
+
+def at_edge(command: str, port: int) -> str:
+    """A docs command that asks the stack's edge, sent to the port a test published it on."""
+    assert EDGE in command, command
+    return command.replace(EDGE, f"localhost:{port}")
+
+
 def wait_for(condition, timeout: float = 30, what: str = "condition"):
     """The first truthy value of condition(), polled while it fails or is falsy."""
     deadline = time.monotonic() + timeout

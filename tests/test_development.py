@@ -161,7 +161,7 @@ def test_the_debugger_is_on_loopback_only_and_not_in_the_production_image(dev, i
     container = dev.container()
     ports = container["HostConfig"]["PortBindings"]
     assert [b["HostIp"] for bindings in ports.values() for b in bindings] == ["127.0.0.1"]
-    assert "--debug" in container["Config"]["Cmd"]
+    assert " --debug " in " ".join(container["Config"]["Cmd"])
     tag, _ = image()
     config = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", tag))
     assert config["Cmd"] == ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -81,8 +81,9 @@ def https(docker_engine, cookies_session):
     (project / "pebble-listener.pem").write_text(listener + "\n")
     (project / "pebble-config.json").write_text(json.dumps(PEBBLE_CONFIG))
     (project / "compose.pebble.yaml").write_text(PEBBLE)
-    export, up, curl = commands(project / "README.md", "HTTPS")
-    ports = {"HTTP_PORT": str(free_port()), "HTTPS_PORT": str(free_port())}
+    export, up, curl = commands(project / "docs" / "https.md", "HTTPS")
+    ports = {"HTTP_PORT": str(free_port()), "HTTPS_PORT": str(free_port()),
+             "PUBLISH_PORT": str(port)}  # fmt: skip
     export = substitute(
         export, DOMAIN=DOMAIN, ACME_EMAIL="", ACME_CA="https://pebble:14000/dir",
         COMPOSE_FILE="compose.yaml:compose.https.yaml:compose.pebble.yaml", **ports,
@@ -253,7 +254,7 @@ def test_slow_clients_over_tls_do_not_starve_the_app(https, capsys):
 def test_the_readmes_backup_restores_the_certificate(https):
     """Backed up, the volume emptied, restored: the same certificate, and no new order."""
     stack, _ = https
-    backup, restore = commands(stack.project / "README.md", "HTTPS", block=1)
+    backup, restore = commands(stack.project / "docs" / "https.md", "HTTPS", block=1)
     before, orders = stack.certificate()["serialNumber"], stack.orders()
     stack.run(backup)
     assert (stack.project / "edge-data.tgz").stat().st_size > 1000

@@ -67,7 +67,7 @@ def test_every_way_to_name_the_template_refuses_and_bakes(checkout, tmp_path, wa
     baked = cookiecutter(*arguments, "port=8123", "kubernetes=no", cwd=cwd, home=home)
     assert baked.returncode == 0, baked.stdout + baked.stderr
     project = base / lands / SLUG
-    assert "EXPOSE 8123" in (project / "Dockerfile").read_text()  # the answer reached the files
+    assert "PORT=8123" in (project / "Dockerfile").read_text()  # the answer reached the files
     assert not (project / "k8s").exists()  # the post-generation hook ran
 
 
@@ -77,7 +77,7 @@ def test_cruft_create_from_a_relative_path(checkout, tmp_path):
     elsewhere.mkdir()
     run(tool("cruft"), "create", "--no-input", f"../{repo.name}", "--extra-context",
         '{"port": "8123"}', cwd=elsewhere)  # fmt: skip
-    assert "EXPOSE 8123" in (elsewhere / SLUG / "Dockerfile").read_text()
+    assert "PORT=8123" in (elsewhere / SLUG / "Dockerfile").read_text()
     assert (elsewhere / SLUG / ".cruft.json").is_file()
 
 

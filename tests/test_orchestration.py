@@ -266,7 +266,7 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
     stack = f"swarmcheck{uuid.uuid4().hex[:6]}"
     project = bake(cookies, project_name=stack, port=str(port), compose="yes", replicas="2")
     init, build_image, deploy, scale, update, remove = commands(
-        project / "README.md", "Docker Swarm"
+        project / "docs" / "swarm.md", "Docker Swarm"
     )
     assert init == "docker swarm init"
     service = f"{stack}_web"
@@ -279,7 +279,7 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
     watcher = None
     try:
         shell(build_image, project)
-        shell(deploy, project)
+        shell(deploy, project, PUBLISH_PORT=str(port))
         spec = json.loads(docker("service", "inspect", service))[0]["Spec"]
         assert spec["UpdateConfig"]["Order"] == "start-first"
         assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"][-1] == "healthcheck.py"

@@ -19,6 +19,7 @@ from helpers import (
     SLOW_CLIENTS,
     Container,
     add_whoami,
+    at_edge,
     bake,
     commands,
     docker,
@@ -40,14 +41,17 @@ def stack(docker_engine, cookies_session):
     """The README's Docker Compose block, verbatim, for a bake with the database, metrics and a
     route of a user's; Gunicorn's access log on, as its environment allows."""
     port = free_port()
-    project = bake(cookies_session, project_name=f"Stack {port}", port=str(port),
+    project = bake(cookies_session, project_name=f"Stack {port}", port="7123",
                    database="postgres", metrics="yes")  # fmt: skip
     add_whoami(project)
-    secret, up, curl, down = commands(project / "README.md", "Docker Compose")
+    # The edge on a port of its own, as docs/compose.md says to move it.
+    (project / ".env").write_text(f"PUBLISH_PORT={port}\n")
+    secret = commands(project / "README.md", "In a container")[0]
+    up, curl, down = commands(project / "docs" / "compose.md", "Docker Compose")
     shell(secret, project)
     try:
         shell(up, project, ACCESS_LOG="on")
-        assert shell(curl, project) == MESSAGE
+        assert shell(at_edge(curl, port), project) == MESSAGE
         yield project, port
     finally:
         shell(f"{down} --volumes", project, check=False)
@@ -247,9 +251,9 @@ def test_one_request_id_from_the_edge_to_the_logs(stack, capsys):
 
 
 def test_the_readmes_request_id_commands(stack):
-    project, _ = stack
-    response, logs = commands(project / "README.md", "Request IDs")
-    assert shell(response, project).strip().lower() == "x-request-id: my-request-1"
+    project, port = stack
+    response, logs = commands(project / "docs" / "compose.md", "Request IDs")
+    assert shell(at_edge(response, port), project).strip().lower() == "x-request-id: my-request-1"
     found = without_escapes(shell(logs, project)).splitlines()
     assert {line.split()[0].rsplit("-", 1)[0] for line in found} >= {"edge", "web"}, found
 
@@ -260,7 +264,7 @@ def test_metrics_answer_inside_the_stack_only(stack):
     assert request(port, "/metrics")[0] == 404
     for _ in range(2):  # Caddy takes turns: one GET / for each replica, the scraped one too
         assert request(port, "/")[0] == 200
-    text = shell(commands(project / "README.md", "Metrics")[0], project)
+    text = shell(commands(project / "docs" / "metrics.md", "Metrics")[0], project)
     assert re.search(
         r'^http_requests_total\{method="GET",route="/",status="200"\} \d', text, re.MULTILINE
     )
@@ -277,7 +281,7 @@ def notes(port: int) -> list[str]:
 def test_the_readmes_migration_command_writes_a_new_migration(stack):
     """From the development containers, with the database of compose.dev.yaml."""
     project, _ = stack
-    (revision,) = commands(project / "README.md", "Database")
+    (revision,) = commands(project / "docs" / "database.md", "Database")
     versions = project / "migrations" / "versions"
     before = set(versions.iterdir())
     try:
@@ -299,7 +303,7 @@ def test_the_data_outlives_the_stack_and_the_readmes_backup_restores_it(stack):
     project, port = stack
     for text in ("kept", "backed up"):
         assert post_note(f"http://127.0.0.1:{port}/notes", text) == 201
-    backup, restore = commands(project / "README.md", "Database", block=1)
+    backup, restore = commands(project / "docs" / "database.md", "Database", block=1)
     shell(backup, project)
     assert (project / "app.dump").read_bytes().startswith(b"PGDMP")
     drop = "docker compose exec -T db psql --username app --dbname app -c 'DELETE FROM notes'"
@@ -309,11 +313,12 @@ def test_the_data_outlives_the_stack_and_the_readmes_backup_restores_it(stack):
     assert notes(port)[:2] == ["backed up", "kept"]
     # The README's down and up: the volume stays.
     # The README's down, and its whole block again: the volume stays, and so does the password.
-    secret, up, curl, down = commands(project / "README.md", "Docker Compose")
+    secret = commands(project / "README.md", "In a container")[0]
+    up, curl, down = commands(project / "docs" / "compose.md", "Docker Compose")
     password = (project / "secrets" / "db_password").read_text()
     shell(down, project)
     shell(secret, project)
     shell(up, project, ACCESS_LOG="on")
-    assert shell(curl, project) == MESSAGE
+    assert shell(at_edge(curl, port), project) == MESSAGE
     assert (project / "secrets" / "db_password").read_text() == password
     assert notes(port)[:2] == ["backed up", "kept"]

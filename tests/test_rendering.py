@@ -18,7 +18,6 @@ from helpers import (
     dockerfile_stages,
     gunicorn_settings,
     ids,
-    outline,
     run,
     tool,
 )
@@ -63,7 +62,7 @@ def test_default_bake_is_the_seed_without_its_defects(default_project):
     # The seed's "COPY --from=build /opt/venv /opt/venv   # comment" copied "#" and "comment".
     for keyword, args in runtime:
         assert "#" not in args or keyword == "RUN", (keyword, args)
-    assert ("EXPOSE", "6000") in runtime
+    assert ("EXPOSE", "$PORT") in runtime and "PORT=6000" in environment.split()
     assert dockerfile_cmd(default_project)[0] == "gunicorn"
 
     config = gunicorn_settings(default_project)
@@ -102,7 +101,8 @@ def test_images_and_port_follow_the_answers(cookies, answers):
         f"python:{python} AS build",
         f"python:{python}-slim AS runtime",
     ]
-    assert ("EXPOSE", port) in dockerfile_stages(project)["runtime"]
+    runtime = dict(dockerfile_stages(project)["runtime"])  # one ENV and one EXPOSE there
+    assert f"PORT={port}" in runtime["ENV"].split() and runtime["EXPOSE"] == "$PORT"
     assert gunicorn_settings(project)["bind"] == [f"0.0.0.0:{port}"]
     ruff = (project / "pyproject.toml").read_text()
     assert f'target-version = "py{python.replace(".", "")}"' in ruff
@@ -144,9 +144,12 @@ def test_deployment_files_follow_the_answers(cookies, answers):
         # Only the edge publishes a port, on loopback unless told otherwise.
         assert "ports" not in services["web"]
         (published,) = services["edge"]["ports"]
-        assert published == f"${{PUBLISH_ADDRESS:-127.0.0.1}}:${{PUBLISH_PORT:-{port}}}:8080"
+        assert published == "${PUBLISH_ADDRESS:-127.0.0.1}:${PUBLISH_PORT:-8000}:8080"
+        # Gunicorn's port, for the app and for the edge's upstream (the Caddyfile reads it).
+        for service in ("web", "edge"):
+            assert services[service]["environment"]["PORT"] == f"${{PORT:-{port}}}"
         assert services["web"]["deploy"]["replicas"] == replicas
-        assert f"dynamic a web {port} {{" in (project / "Caddyfile").read_text()
+        assert "dynamic a web {$PORT} {" in (project / "Caddyfile").read_text()
     manifests = project / "k8s" / "app.yaml"
     assert manifests.exists() == (answers["kubernetes"] == "yes")
     if manifests.exists():
@@ -155,17 +158,17 @@ def test_deployment_files_follow_the_answers(cookies, answers):
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["ports"][0]["containerPort"] == port
 
-    headings = outline(project / "README.md")[0]
-    assert ("h2 Docker Compose" in headings) == compose.exists()
-    assert ("h2 Docker Swarm" in headings) == compose.exists()
-    assert ("h2 Kubernetes" in headings) == manifests.exists()
+    docs = project / "docs"
+    for page in ("compose.md", "https.md", "swarm.md"):
+        assert (docs / page).exists() == compose.exists()
+    assert (docs / "kubernetes.md").exists() == manifests.exists()
     database = answers["database"] == "postgres"
     for name in ("alembic.ini", "migrations/env.py", f"{project.name}/database.py",
                  "tests/test_notes.py"):  # fmt: skip
         assert (project / name).exists() == database, name
-    assert (project / project.name / "metrics.py").exists() == (answers["metrics"] == "yes")
-    assert ("h2 Database" in headings) == database
-    assert ("h2 Metrics" in headings) == (answers["metrics"] == "yes")
+    assert (project / "serving" / "metrics.py").exists() == (answers["metrics"] == "yes")
+    assert (docs / "database.md").exists() == database
+    assert (docs / "metrics.md").exists() == (answers["metrics"] == "yes")
 
 
 # Request IDs as clients send them: (the ID, whether it is kept).
@@ -200,7 +203,7 @@ def test_unchosen_options_leave_no_trace(cookies):
     project = bake(cookies, compose="no", kubernetes="no", ci="no")
     assert sorted(p.name for p in project.iterdir()) == [
         ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
-        "compose.dev.yaml", "develop.py", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
+        "compose.dev.yaml", "develop.py", "docs", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
         "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
         "serving", "tests",
     ]  # fmt: skip

@@ -32,7 +32,7 @@ def project(template_repo, developed, tmp_path) -> Path:
 
 
 def test_replay_of_recorded_answers_rebakes_the_same_project(project, template_repo):
-    readme = (project / "README.md").read_text()
+    readme = (project / "docs" / "updating.md").read_text()
     (replay,) = re.findall(r"`(\.venv/bin/cookiecutter --replay-file [^`]+)`", readme)
     shell(replay, project, TEMPLATE=str(template_repo))
     (fresh,) = (project.parent / "fresh").iterdir()
@@ -41,7 +41,7 @@ def test_replay_of_recorded_answers_rebakes_the_same_project(project, template_r
 
 
 def test_cruft_links_with_the_answers_checks_and_updates(project, template_repo):
-    link, check, update = commands(project / "README.md", HEADING)
+    link, check, update = commands(project / "docs" / "updating.md", HEADING)
     commit_all(project, "my project")
     shell(link, project, TEMPLATE=str(template_repo))
     cruft = json.loads((project / ".cruft.json").read_text())

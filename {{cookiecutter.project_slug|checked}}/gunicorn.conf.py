@@ -35,7 +35,7 @@ threads = {{ cookiecutter.threads }}
 
 # Import the app once in the master and fork the workers from it: they share its memory and
 # start faster. Anything opened at import time is shared too: open per-worker resources
-# (database pools, clients) in post_fork (README.md, "Workers").
+# (database pools, clients) in post_fork (docs/serving.md).
 preload_app = True
 # Workers' heartbeat files in memory; in the temporary directory where /dev/shm is not writable.
 worker_tmp_dir = MEMORY
@@ -53,7 +53,7 @@ accesslog = "-" if settings.read("ACCESS_LOG", "off", ["on", "off"]) == "on" els
 access_log_format = ACCESS_FORMAT
 {%- if metrics %}
 
-# Metrics (README.md, "Metrics"): set up before the app is imported, served once it listens.
+# Metrics (docs/metrics.md): set up before the app is imported, served once it listens.
 METRICS_PORT = metrics.prepare(PORT)
 METRICS_SERVER = None
 {%- endif %}
@@ -96,10 +96,12 @@ def when_ready(server):
     server.log.info("Serving /metrics on 0.0.0.0:%d", METRICS_PORT)
 
 
-def nworkers_changed(server, new_value, old_value):
-    from {{ cookiecutter.project_slug }}.metrics import WORKERS
+def post_worker_init(worker):
+    metrics.instrument(worker.wsgi)
 
-    WORKERS.set(new_value)
+
+def nworkers_changed(server, new_value, old_value):
+    metrics.workers().set(new_value)
 
 
 def child_exit(server, worker):

@@ -7,7 +7,7 @@ import http.client
 import os
 import sys
 
-PORT = int(os.environ.get("PORT", "{{ cookiecutter.port }}"))
+PORT = int(os.environ["PORT"])  # the Dockerfile sets it
 
 try:
     connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)

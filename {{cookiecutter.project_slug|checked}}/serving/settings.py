@@ -3,6 +3,7 @@ Gunicorn or the app would hang, crash or misbehave on stops the start with one l
 variable, the value and what is allowed (README.md, "Settings")."""
 
 import os
+from pathlib import Path
 from typing import NoReturn
 
 # Ports below 1024 need root, and the image runs as an unprivileged user.
@@ -26,6 +27,22 @@ def read(name: str, default: str, allowed: range | list[str]) -> int | str:
     elif raw in allowed:
         return raw
     refuse(f"{name}={raw[:40]!r}", allowed)
+
+
+def from_file(name: str) -> str:
+    """The content of the file the variable names (a secret), as the official database images
+    read their own *_FILE secrets: whole, without the line ends at its end. A file that cannot
+    be read, or holds nothing, stops the start."""
+    path = os.environ[name]
+    try:
+        content = Path(path).read_text("utf-8").rstrip("\n")
+    except OSError as error:
+        refuse(f"{name}={path[:80]!r}", f"a file this user can read ({error.strerror})")
+    except UnicodeDecodeError:
+        refuse(f"{name}={path[:80]!r}", "a file of UTF-8 text")
+    if not content:
+        refuse(f"{name}={path[:80]!r}", "a file that is not empty")
+    return content
 
 
 def refuse(what: str, allowed: range | list[str] | str) -> NoReturn:

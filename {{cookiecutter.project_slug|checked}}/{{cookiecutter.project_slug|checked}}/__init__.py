@@ -1,12 +1,11 @@
 {%- set database = cookiecutter.database == "postgres" -%}
-{%- set metrics = cookiecutter.metrics -%}
 """The application factory: Gunicorn serves ``create_app()`` (``wsgi_app`` in gunicorn.conf.py)."""
 
 import os
 
 from flask import Flask
 
-from . import {% if database %}database, {% endif %}{% if metrics %}metrics, {% endif %}{% if database %}notes, {% endif %}proxies, request_ids, views
+from . import {% if database %}database, notes, {% endif %}proxies, request_ids, views
 
 # Flask's on/off settings. Read from FLASK_* they must be true or false (1 or 0): any other
 # text, such as FLASK_DEBUG=no, would stay a string, and a string counts as on.
@@ -27,9 +26,6 @@ def create_app(settings: dict | None = None) -> Flask:
 {%- if database %}
     database.init_app(app)
     app.register_blueprint(notes.bp)
-{%- endif %}
-{%- if metrics %}
-    metrics.instrument(app)  # outermost: it times everything, and answers its own port
 {%- endif %}
     return app
 
