@@ -199,8 +199,19 @@ BAD_SETTINGS = [
     # GUNICORN_CMD_ARGS applies after the config file: checked as the server starts.
     ("GUNICORN_CMD_ARGS", "--workers 0", "workers=0 (GUNICORN_CMD_ARGS) is not allowed"),
     ("GUNICORN_CMD_ARGS", "--worker-connections 0", "worker_connections=0 (GUNICORN_CMD_ARGS)"),
-    # A switch that is not true or false would turn debug mode on.
-    ("FLASK_DEBUG", "no", "python_wsgi_app: FLASK_DEBUG='no' is not allowed; expected true"),
+    # A switch that is not true or false would turn debug mode on; a size with a unit, or a
+    # SameSite in lower case, would fail every request that needs it.
+    ("FLASK_DEBUG", "no", "error: FLASK_DEBUG='no' is not allowed; expected true, false, 1 or 0"),
+    (
+        "FLASK_MAX_CONTENT_LENGTH",
+        "1MB",
+        "error: FLASK_MAX_CONTENT_LENGTH='1MB' is not allowed; expected a whole number, 0 or more",
+    ),
+    (
+        "FLASK_SESSION_COOKIE_SAMESITE",
+        "lax",
+        "error: FLASK_SESSION_COOKIE_SAMESITE='lax' is not allowed; expected Strict, Lax or None",
+    ),
     # Gunicorn itself parses WEB_CONCURRENCY as it starts, before any config file.
     ("WEB_CONCURRENCY", "abc", "ValueError: invalid literal for int() with base 10: 'abc'"),
 ]
@@ -215,6 +226,21 @@ def test_a_bad_setting_stops_the_container_instead_of_hanging(image, name, value
         state = container.wait_until_exited()
         assert state["ExitCode"] != 0
         assert message in container.logs()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["-e", "WEB_CONCURRENCY=1000"], "error: WEB_CONCURRENCY=1000 is not allowed; expected at most 4 in the container's memory limit (256 MiB, 64 MiB a worker)"),
+        (["-e", "GUNICORN_CMD_ARGS=--workers 5"], "error: 5 workers (GUNICORN_CMD_ARGS) is not allowed; expected at most 4"),
+    ],
+    ids=["WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"],
+)  # fmt: skip
+def test_more_workers_than_the_memory_limit_holds_stop_the_container(image, options, message):
+    """The kernel would kill them once they all ran: refused at start, in one line."""
+    with start(image, {}, "--memory", "256m", *options) as container:
+        assert container.wait_until_exited()["ExitCode"] != 0
+        assert message in container.logs() and "Traceback" not in container.logs()
 
 
 @pytest.mark.parametrize("answers", WORKER_CLASSES, ids=ids)

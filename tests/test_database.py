@@ -2,6 +2,7 @@
 master none, replicas starting together migrate once, the app rides out the database going down
 and coming back, and says so in one line when it starts without it."""
 
+import json
 import re
 import threading
 import time
@@ -195,3 +196,72 @@ def test_started_without_the_database_it_serves_and_says_so_in_one_line(database
         docker("start", database.name)
         database.wait_until_ready()
         wait_for(lambda: status(web, "/readyz") == 200, 60, "ready once the database is back")
+
+
+# What the app reads before it connects, each wrong in a way a deployment gets it wrong.
+BAD_DATABASE_SETTINGS = {
+    "no password file": (
+        ["-e", "DATABASE_URL=postgresql://app@db/app", "-e", "DATABASE_PASSWORD_FILE=/run/secrets/none"],
+        "error: DATABASE_PASSWORD_FILE='/run/secrets/none' is not allowed; expected a file this user can read (No such file or directory)",
+    ),
+    "no URL file": (
+        ["-e", "DATABASE_URL_FILE=/run/secrets/none"],
+        "error: DATABASE_URL_FILE='/run/secrets/none' is not allowed; expected a file this user can read (No such file or directory)",
+    ),
+    "an empty URL file": (
+        ["-e", "DATABASE_URL_FILE=/dev/null"],
+        "error: DATABASE_URL_FILE='/dev/null' is not allowed; expected a file that is not empty",
+    ),
+    "a port that is not a number": (
+        ["-e", "DATABASE_URL=postgresql://app:secret@db:5432x/app"],
+        "error: DATABASE_URL='postgresql:...' is not allowed; expected postgresql://USER@HOST:PORT/NAME",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "options,message", BAD_DATABASE_SETTINGS.values(), ids=BAD_DATABASE_SETTINGS
+)
+def test_a_bad_database_setting_stops_the_server_in_one_line(db_image, options, message):
+    """Read as the server starts, before it listens: one line, and no password in it."""
+    with Container(db_image, 6000, *options) as container:
+        assert container.wait_until_exited()["ExitCode"] != 0
+        logs = container.logs()
+        assert logs.strip().splitlines()[-1] == message and "Traceback" not in logs
+
+
+def test_a_database_migrated_by_a_newer_image_is_served_not_ready(database, db_image):
+    """An image rolled back after a newer one migrated: it serves what it can, says why in one
+    line, and /readyz answers 503 (a crash loop would serve nothing)."""
+    with database.web(db_image) as web:
+        web.wait_until_serving(60)
+    database.sql("UPDATE alembic_version SET version_num = 'f00d'")
+    with database.web(db_image) as web:
+        assert web.wait_until_serving(60) == (200, MESSAGE)
+        assert status(web, "/readyz") == 503
+        (line,) = [line for line in web.logs().splitlines() if "not migrated" in line]
+        assert "Can't locate revision identified by 'f00d'" in line
+        assert "Traceback" not in web.logs()
+
+
+# Bodies POST /notes cannot store or parse: (the body, as sent).
+BAD_BODIES = {
+    "a NUL character": b'{"text": "a\\u0000b"}',
+    "a lone surrogate": b'{"text": "a\\ud800b"}',
+    "JSON nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "not JSON": b'{"text": ',
+}
+
+
+def test_bodies_the_database_or_the_parser_cannot_take_are_400s(database, db_image):
+    with database.web(db_image) as web:
+        web.wait_until_serving(60)
+        for name, body in BAD_BODIES.items():
+            request = urllib.request.Request(web.url("/notes"), data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})  # fmt: skip
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 400, name
+            assert "error" in json.loads(refused.value.read()), name
+        assert post_note(web.url("/notes"), "still fine") == 201
+        assert "Traceback" not in web.logs()

@@ -5,7 +5,9 @@ recycled worker; one request ID from the client (or the app) to the response and
 import os
 import re
 import signal
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -19,6 +21,7 @@ from helpers import (
     free_port,
     get,
     in_container,
+    run,
     sockets,
     wait_for,
 )
@@ -172,3 +175,22 @@ def test_recycled_workers_leave_no_live_series(metered):
         assert container.scrape()["http_requests_in_progress"] == 0
         # The master's own (it made the gauge at import) and the live workers', no other.
         assert live <= {1, *map(in_container, children(master))}
+
+
+def test_a_silent_client_never_holds_up_a_scrape(metered):
+    """A connection that sends nothing, to the metrics' port: others still scrape."""
+    with Metered(metered) as container:
+        container.wait_until_serving()
+        with socket.create_connection(("127.0.0.1", container.metrics_port)):
+            started = time.monotonic()
+            assert "gunicorn_workers" in container.scrape()
+            assert time.monotonic() - started < 5
+
+
+def test_the_metrics_server_comes_back_when_killed(metered):
+    with Metered(metered) as container:
+        container.wait_until_serving()
+        found = run("pgrep", "-P", str(container.master()), "-f", "serving.metrics")
+        os.kill(int(found.stdout), signal.SIGKILL)
+        container.wait_for_log("The metrics' server ended")
+        assert "gunicorn_workers" in wait_for(container.scrape, 30, "the metrics' server again")

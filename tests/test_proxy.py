@@ -9,11 +9,16 @@ import json
 import os
 import re
 import socket
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import (
+    LABEL,
     MESSAGE,
     SECONDS,
     SLOW_CLIENTS,
@@ -271,6 +276,108 @@ def test_metrics_answer_inside_the_stack_only(stack):
     assert re.search(r"^gunicorn_workers 3\.0$", text, re.MULTILINE)
 
 
+def edge_check(project: Path) -> str:
+    """The edge's entrypoint script from compose.yaml, as the shell gets it from Compose."""
+    edge = yaml.safe_load((project / "compose.yaml").read_text())["services"]["edge"]
+    assert edge["entrypoint"][:2] == ["sh", "-c"]
+    return edge["entrypoint"][2].replace("$$", "$")
+
+
+EDGE_SETTINGS = {"MAX_BODY_SIZE": "1048576", "PORT": "6000", "DOMAIN": "",
+                 "ACME_EMAIL": "", "ACME_CA": "https://acme-v02.api.letsencrypt.org/directory"}  # fmt: skip
+BAD_EDGE_SETTINGS = [
+    ("MAX_BODY_SIZE", "abc"), ("MAX_BODY_SIZE", "-1"), ("MAX_BODY_SIZE", "1MB"),
+    ("MAX_BODY_SIZE", "0"), ("MAX_BODY_SIZE", "9" * 20), ("MAX_BODY_SIZE", "67108865"),
+    ("MAX_BODY_SIZE", ""), ("PORT", "80"), ("PORT", "65536"), ("PORT", "web"),
+    ("DOMAIN", "app.example.test:8443"), ("DOMAIN", "https://example.com"),
+    ("DOMAIN", "example.com/app"), ("DOMAIN", "exa mple.com"), ("DOMAIN", "localhost"),
+    ("ACME_EMAIL", "you"), ("ACME_EMAIL", "you@example"), ("ACME_CA", "http://ca.example/dir"),
+]  # fmt: skip
+
+
+def test_the_edge_refuses_each_bad_setting_in_one_line(stack):
+    """The checks compose.yaml runs before Caddy starts, run the same way in the edge's image:
+    exit 1 and one line naming the variable, for each bad value."""
+    project, _ = stack
+    script, image = edge_check(project), containers(project)["edge"]["Config"]["Image"]
+    for name, value in BAD_EDGE_SETTINGS:
+        environment = [f"{k}={v}" for k, v in {**EDGE_SETTINGS, name: value}.items()]
+        refused = run("docker", "run", "--rm", "--label", LABEL, "--entrypoint", "sh",
+                      *[a for e in environment for a in ("-e", e)], image, "-c", script,
+                      check=False)  # fmt: skip
+        assert refused.returncode == 1, (name, value, refused.stdout, refused.stderr)
+        assert (
+            refused.stderr
+            == f"error: {name}='{value}' is not allowed; expected "
+            + refused.stderr.split("; expected ", 1)[1]
+        ), (name, value)
+        assert refused.stderr.count("\n") == 1, refused.stderr
+
+
+class Load:
+    """Clients asking the stack for notes, and adding some, until stopped: each answer's
+    status and how long it took."""
+
+    def __init__(self, port: int, clients: int = 4):
+        self.port, self.answers, self.stopping = port, [], threading.Event()
+        self.threads = [threading.Thread(target=self.client, args=(i,)) for i in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def client(self, number: int) -> None:
+        body, headers = json.dumps({"text": "under load"}), {"Content-Type": "application/json"}
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                if number % 2:
+                    connection.request("POST", "/notes", body, headers)
+                else:
+                    connection.request("GET", "/notes")
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as error:
+                status = type(error).__name__
+            finally:
+                connection.close()
+            self.answers.append((status, time.monotonic() - started))
+
+    def stop(self) -> Counter:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+        return Counter(status for status, _ in self.answers)
+
+
+def test_the_database_stopped_paused_and_restarted_under_load_costs_only_503s(stack, capsys):
+    """docker compose pause db for 40 s, then stop and start it, while clients keep asking:
+    each request answered 200, 201 or 503 in seconds, and no worker timed out or restarted."""
+    project, port = stack
+    before = shell("docker compose logs web", project).count("Booting worker")
+    load = Load(port)
+    try:
+        time.sleep(5)  # some answers with the database up
+        shell("docker compose pause db", project)
+        time.sleep(40)
+        shell("docker compose unpause db", project)
+        shell("docker compose stop db", project)
+        time.sleep(5)
+        shell("docker compose start db", project)
+        wait_for(lambda: request(port, "/readyz")[0] == 200, 60, "the app ready again")
+    finally:
+        counts = load.stop()
+    slowest = max(seconds for _, seconds in load.answers)
+    with capsys.disabled():
+        print(f"\ndatabase paused 40 s, stopped and started, under load: {dict(counts)}, "
+              f"slowest answer {slowest:.1f} s")  # fmt: skip
+    logs = shell("docker compose logs web", project)
+    errors = [line for line in logs.splitlines() if "ERROR" in line or "Error" in line]
+    assert set(counts) <= {200, 201, 503} and counts[503] and counts[200], (counts, errors[-40:])
+    assert slowest < 20  # Gunicorn's timeout is 30 s
+    assert "WORKER TIMEOUT" not in logs and logs.count("Booting worker") == before
+
+
 # The data, last: these stop and start the stack.
 
 
@@ -322,3 +429,28 @@ def test_the_data_outlives_the_stack_and_the_readmes_backup_restores_it(stack):
     assert shell(at_edge(curl, port), project) == MESSAGE
     assert (project / "secrets" / "db_password").read_text() == password
     assert notes(port)[:2] == ["backed up", "kept"]
+
+
+def test_up_wait_fails_when_the_edge_cannot_serve(stack):
+    """A user who sets MAX_BODY_SIZE=1MB, or PORT for the app alone under its environment:
+    `docker compose up --wait` fails instead of reporting a healthy stack, and the edge says
+    why. The stack is put back after each."""
+    project, port = stack
+    up, curl, _ = commands(project / "docs" / "compose.md", "Docker Compose")
+    failed = run("bash", "-c", up, cwd=project, env={**os.environ, "MAX_BODY_SIZE": "1MB"},
+                 check=False)  # fmt: skip
+    assert failed.returncode != 0
+    edge = shell("docker compose logs edge", project)
+    assert "error: MAX_BODY_SIZE='1MB' is not allowed; expected bytes, from 1 to 67108864" in edge
+
+    override = project / "compose.override.yaml"  # Compose reads it beside compose.yaml
+    override.write_text("services:\n  web:\n    environment:\n      PORT: '7000'\n")
+    try:
+        failed = run("bash", "-c", up, cwd=project, check=False)
+        assert failed.returncode != 0 and "edge" in failed.stdout + failed.stderr
+        health = containers(project)["edge"]["State"]["Health"]["Log"][-1]["Output"]
+        assert "the app does not answer on web:7123 (PORT: set it in .env" in health
+    finally:
+        override.unlink()
+        shell(up, project, ACCESS_LOG="on")
+    assert shell(at_edge(curl, port), project) == MESSAGE

@@ -63,14 +63,18 @@ def on_starting(server):
 {%- if database %}
     """Check what GUNICORN_CMD_ARGS, applied after this file, may have changed; then bring the
     database to the newest migration, before the server listens or forks a worker."""
-    settings.check_counts(server.cfg)
+    settings.check_counts(server.cfg, workers_from(server.cfg))
     from {{ cookiecutter.project_slug }} import database  # the app's folder is on sys.path by now
 
     database.migrate(server.log)
 {%- else %}
     """GUNICORN_CMD_ARGS applies after this file: check what it may have changed."""
-    settings.check_counts(server.cfg)
+    settings.check_counts(server.cfg, workers_from(server.cfg))
 {%- endif %}
+
+
+def workers_from(cfg) -> str:
+    return WORKERS_FROM if cfg.workers == workers else "GUNICORN_CMD_ARGS"
 
 
 def pre_fork(server, worker):
@@ -83,16 +87,16 @@ def when_ready(server):
     """One start-up line with the settings in effect, and where the worker count came from{{ ";
     then the metrics' server" if metrics }}."""
     cfg = server.cfg
-    source = WORKERS_FROM if cfg.workers == workers else "GUNICORN_CMD_ARGS"
     threads = f", {cfg.threads} threads each" if cfg.worker_class_str == "gthread" else ""
     server.log.info(
         "Serving %s on %s: %d %s workers (%s)%s; log format %s, access log %s",
-        cfg.wsgi_app, " ".join(cfg.bind), cfg.workers, cfg.worker_class_str, source, threads,
+        cfg.wsgi_app, " ".join(cfg.bind), cfg.workers, cfg.worker_class_str, workers_from(cfg),
+        threads,
         LOG_FORMAT, "on" if cfg.accesslog else "off",
     )  # fmt: skip
 {%- if metrics %}
     global METRICS_SERVER
-    METRICS_SERVER = metrics.start(METRICS_PORT)
+    METRICS_SERVER = metrics.Server(METRICS_PORT, server.log)
     server.log.info("Serving /metrics on 0.0.0.0:%d", METRICS_PORT)
 
 
@@ -110,5 +114,5 @@ def child_exit(server, worker):
 
 def on_exit(server):
     if METRICS_SERVER:
-        METRICS_SERVER.terminate()
+        METRICS_SERVER.stop()
 {%- endif %}

@@ -15,6 +15,10 @@ COUNTS = {
     "threads": range(1, 1001),
     "worker_connections": range(1, 100_001),
 }
+# The memory to allow one worker: several times what one takes of the app as generated, so
+# that the app can grow. More workers than the container's memory limit holds would be killed
+# by the kernel once they all run.
+WORKER_MEMORY = 64 * 2**20
 
 
 def read(name: str, default: str, allowed: range | list[str]) -> int | str:
@@ -54,8 +58,33 @@ def refuse(what: str, allowed: range | list[str] | str) -> NoReturn:
     raise SystemExit(f"error: {what} is not allowed; expected {allowed}")
 
 
-def check_counts(cfg) -> None:
-    """Gunicorn's counts as GUNICORN_CMD_ARGS, applied after gunicorn.conf.py, left them."""
+def check_counts(cfg, workers_from: str) -> None:
+    """Gunicorn's counts as GUNICORN_CMD_ARGS, applied after gunicorn.conf.py, left them; and
+    the workers against the container's memory limit."""
     for name, allowed in COUNTS.items():
         if (value := getattr(cfg, name)) not in allowed:
             refuse(f"{name}={value} (GUNICORN_CMD_ARGS)", allowed)
+    limit = memory_limit()
+    if limit and cfg.workers > (most := max(limit // WORKER_MEMORY, 1)):
+        what = f"{cfg.workers} workers ({workers_from})"
+        if workers_from == "WEB_CONCURRENCY":
+            what = f"WEB_CONCURRENCY={cfg.workers}"
+        room = f"{limit // 2**20} MiB, {WORKER_MEMORY // 2**20} MiB a worker"
+        refuse(what, f"at most {most} in the container's memory limit ({room})")
+
+
+def memory_limit() -> int | None:
+    """The container's memory limit in bytes, or None without one."""
+    fields = read_cgroup("memory.max", "memory/memory.limit_in_bytes")
+    limit = int(fields[0]) if fields and fields[0].isdigit() else None
+    return limit if limit and limit < 2**60 else None  # cgroup v1 shows "no limit" as ~2**63
+
+
+def read_cgroup(v2: str, *v1: str) -> list[str]:
+    """The fields of a cgroup v2 file, or of the v1 files; empty when neither exists."""
+    for names in ([v2], v1):
+        try:
+            return [f for name in names for f in Path("/sys/fs/cgroup", name).read_text().split()]
+        except OSError:
+            continue
+    return []
