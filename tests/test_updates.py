@@ -1,6 +1,7 @@
 """Template updates. A bake records the template's address and commit; the project's
 update_template.py, run with the commands of its docs/updating.md, brings it to a newer template
-commit with git's three-way merge. All of it against a git repository of the template with two tagged commits, vA (the template as it is)
+commit with git's three-way merge; the weekly workflow turns that into one pull request. All of
+it against a git repository of the template with two tagged commits, vA (the template as it is)
 and vB, which changes two files, adds one, removes one and asks a new question."""
 
 import json
@@ -12,9 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import (
     TEMPLATE_PROJECT,
+    bake,
     clone,
     commands,
     commit_all,
@@ -298,6 +301,132 @@ def test_the_replay_of_the_recorded_answers_rebakes_the_same_project(
     diff = run("diff", "-r", "--exclude=.venv", "--exclude=.git", str(fresh), str(again),
                check=False)  # fmt: skip
     assert diff.returncode == 0, diff.stdout
+
+
+# The weekly workflow.
+
+
+def jobs(project: Path) -> dict:
+    return yaml.safe_load((project / ".github/workflows/ci.yml").read_text())["jobs"]
+
+
+def test_only_the_pull_request_job_may_write_to_the_repository(cookies):
+    """Its job alone may write, to the repository and its pull requests; the publish job's
+    write to the container registry, on version tags, is the one other write."""
+    project = bake(cookies)
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    assert workflow["permissions"] == {}
+    writes = {
+        name: {scope for scope, access in job.get("permissions", {}).items() if access != "read"}
+        for name, job in workflow["jobs"].items()
+    }
+    assert {name: scopes for name, scopes in writes.items() if scopes} == {
+        "template-pull-request": {"contents", "pull-requests"},
+        "publish": {"packages"},
+    }
+    assert workflow["jobs"]["template-pull-request"]["permissions"] == {
+        "contents": "write", "pull-requests": "write"
+    }  # fmt: skip
+    update_job, pull_request = (
+        workflow["jobs"]["template"],
+        workflow["jobs"]["template-pull-request"],
+    )
+    assert update_job["permissions"] == {"contents": "read"}
+    assert pull_request["needs"] == "template"
+    # The update job runs the docs' command; the writing job runs no code of the template's.
+    (command, _) = commands(project / DOCS, HEADING)
+    assert any(command in step.get("run", "") for step in update_job["steps"])
+    runs = " ".join(step.get("run", "") for step in pull_request["steps"])
+    assert "python" not in runs and "pip" not in runs
+    assert [step["uses"].split("@")[0] for step in pull_request["steps"] if "uses" in step] == [
+        "actions/checkout"
+    ]
+
+
+FAKE_GH = """#!/bin/sh
+# gh as the workflow calls it: each call logged; the pull request open is $GH_OPEN, if any.
+printf '%s\\n' "$*" >> "$GH_LOG"
+if [ "$1 $2" = "pr list" ]; then printf '%s\\n' "$GH_OPEN"; fi
+"""
+BOT = {"GIT_AUTHOR_NAME": "github-actions[bot]", "GIT_COMMITTER_NAME": "github-actions[bot]",
+       "GIT_AUTHOR_EMAIL": "41898282+github-actions[bot]@users.noreply.github.com",
+       "GIT_COMMITTER_EMAIL": "41898282+github-actions[bot]@users.noreply.github.com"}  # fmt: skip
+
+
+def test_the_weekly_jobs_push_one_branch_and_open_one_pull_request(
+    generated, environ, versions, tmp_path
+):
+    """The update job's step and the pull-request job's step, run here by bash as the runner
+    runs them (bash -e), with a conflict to commit, against a bare repository for GitHub and a
+    stand-in for gh: the branch gets the update job's tree and one pull request is opened,
+    naming the commits, with the update's output; run again, nothing is pushed or opened; with
+    the pull request open and a commit of the user's on its branch, the branch is left alone;
+    with the job's own commit there, the branch is replaced and the pull request edited."""
+    origin = tmp_path / "origin" / generated.name  # the repository on GitHub
+    run("git", "clone", "-q", "--bare", str(generated), str(origin))
+    project = users_copy(origin, tmp_path / "update")
+    healthcheck = project / HEALTHCHECK[0]
+    healthcheck.write_text(healthcheck.read_text().replace(HEALTHCHECK[1], '"""The user\'s check'))
+    commit_all(project, "the user's edit")
+    run("git", "push", "-q", "origin", "HEAD:main", cwd=project)
+    steps = {name: {step.get("id", step.get("name")): step for step in job["steps"]}
+             for name, job in jobs(project).items()}  # fmt: skip
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "gh").write_text(FAKE_GH)
+    (tmp_path / "bin" / "gh").chmod(0o755)
+    runner = {**environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "out"),
+              "PATH": f"{tmp_path / 'bin'}:{environ['PATH']}", "GH_LOG": str(tmp_path / "gh.log"),
+              "GITHUB_SERVER_URL": "https://github.invalid", "GITHUB_REF_NAME": "main"}  # fmt: skip
+    for name in IDENTITY:
+        del runner[name]  # the steps set their own
+
+    (tmp_path / "out").write_text("")
+    run("bash", "-e", "-c", steps["template"]["update"]["run"], cwd=project, env=runner)
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "out").read_text().splitlines())
+    vA, vB = versions["vA"][:12], versions["vB"][:12]
+    assert outputs["title"] == f"Update from the template: {vA}..{vB}"
+
+    (step,) = [step for step in steps["template-pull-request"].values() if "run" in step]
+    env = {**runner, **{key: value for key, value in step["env"].items() if "$" not in value},
+           "GH_TOKEN": "token", "TITLE": outputs["title"], "PATCH": outputs["patch"],
+           "REPORT": outputs["report"]}  # fmt: skip
+    target = clone(origin, tmp_path / "pull-request")  # the job's checkout of main
+
+    def pull_request_job(open_number: str = "") -> tuple[str, str]:
+        """(gh's calls, the branch's commit) after the job, on a fresh checkout of main."""
+        (tmp_path / "gh.log").write_text("")
+        run("git", "reset", "-q", "--hard", "origin/main", cwd=target)
+        run("bash", "-e", "-c", step["run"], cwd=target, env={**env, "GH_OPEN": open_number})
+        return (tmp_path / "gh.log").read_text(), head(origin, "template-update")
+
+    calls, pushed = pull_request_job()
+    assert head(origin, "template-update^{tree}") == head(project, "HEAD^{tree}")
+    assert calls.startswith("pr list") and calls.count("pr create --base main") == 1, calls
+    assert f"--title {outputs['title']}" in calls
+    assert "Conflict: healthcheck.py (changed here and in the template)" in calls
+
+    calls, again = pull_request_job()
+    assert again == pushed and "pr create" not in calls and "pr edit" not in calls
+
+    resolved = commit_on(origin, "template-update", IDENTITY)  # the user resolves, on GitHub
+    calls, kept = pull_request_job(open_number="7")
+    assert kept == resolved and "pr edit" not in calls
+
+    last_week = commit_on(origin, "template-update", BOT)  # an update since superseded
+    calls, replaced = pull_request_job(open_number="7")
+    assert head(origin, "template-update^{tree}") == head(project, "HEAD^{tree}")
+    assert replaced != last_week and "pr edit 7 --title" in calls and "pr create" not in calls
+
+
+def commit_on(repository: Path, branch: str, who: dict) -> str:
+    """A commit by who on top of branch: one with no files, as different as can be."""
+    environ = {**os.environ, **who}
+    tree = run("git", "hash-object", "-w", "-t", "tree", "/dev/null", cwd=repository).stdout.strip()
+    parent = head(repository, branch)
+    commit = run("git", "commit-tree", tree, "-p", parent, "-m", "a commit", cwd=repository,
+                 env=environ).stdout.strip()  # fmt: skip
+    run("git", "update-ref", f"refs/heads/{branch}", commit, cwd=repository)
+    return commit
 
 
 @pytest.mark.parametrize(
