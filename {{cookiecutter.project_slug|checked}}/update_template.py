@@ -37,9 +37,9 @@ CONFLICTS = {
     "AA": "added here and by the template",
     "UD": "changed here, removed by the template",
     "DU": "removed here, changed by the template",
-    "AU": "added here, renamed by the template",
-    "UA": "renamed here, added by the template",
-    "DD": "renamed differently here and in the template",
+    "AU": "added here, changed by the template",
+    "UA": "changed here, added by the template",
+    "DD": "removed here and by the template",
 }
 # Each bake runs in a Python of its own: two templates' hook modules cannot share one.
 BAKE = """
