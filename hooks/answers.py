@@ -9,11 +9,16 @@ folder exists or not, and with ``--accept-hooks no`` too. A slug such as ``..`` 
 never becomes a path.
 
 ``markdown`` writes a text answer into the generated README as the plain text it is.
+
+``origin`` gives the template's address and commit for ``.cookiecutter.json``, so that the
+project's ``update_template.py`` finds the template again.
 """
 
+import functools
 import json
 import keyword
 import re
+import subprocess
 import sys
 import unicodedata
 from importlib.metadata import version
@@ -64,20 +69,19 @@ STANDARD_LIBRARY = """
 # What the project's locks install, every option's included (import names; a test keeps this
 # list in step with the locks), and what a virtual environment starts with:
 INSTALLED = """
-    alembic annotated_doc annotated_types arrow binaryornot blinker certifi cfgv
-    charset_normalizer click cookiecutter cruft dateutil distlib filelock flask git gitdb
-    gunicorn identify idna iniconfig itsdangerous jinja2 mako markdown_it markupsafe mdurl
-    nodeenv packaging pip pkg_resources platformdirs pluggy pre_commit prometheus_client
-    psycopg psycopg_binary py pydantic pydantic_core pygments pytest python_discovery requests
-    rich ruff setuptools shellingham slugify smmap sqlalchemy text_unidecode typer
-    typing_extensions typing_inspection tzdata urllib3 uv virtualenv werkzeug yaml
+    alembic arrow binaryornot blinker certifi cfgv charset_normalizer click cookiecutter
+    dateutil distlib filelock flask gunicorn identify idna iniconfig itsdangerous jinja2 mako
+    markdown_it markupsafe mdurl nodeenv packaging pip pkg_resources platformdirs pluggy
+    pre_commit prometheus_client psycopg psycopg_binary py pygments pytest python_discovery
+    requests rich ruff setuptools slugify sqlalchemy text_unidecode typing_extensions tzdata
+    urllib3 uv virtualenv werkzeug yaml
 """
 # Names the project itself uses beside the package: folders, modules, and the Dockerfile and
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
 OWN_NAMES = (
     "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving test_app"
-    " test_notes tests"
+    " test_notes tests update_template"
 )
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + OWN_NAMES).split() + list(sys.stdlib_module_names)
@@ -191,6 +195,47 @@ def markdown(text: str) -> str:
     return text
 
 
+def public(address: str) -> str:
+    """An address as it may be recorded: no user or token of an http(s) URL, no password of any
+    other, no query or fragment of an http(s) URL (where tokens go too)."""
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        return address  # gh:owner/repo, git@host:owner/repo, a path
+    host, slash, path = rest.partition("/")
+    userinfo, at, host = host.rpartition("@")
+    web = scheme.rpartition("+")[2] in ("http", "https")
+    if at and not web:
+        host = f"{userinfo.partition(':')[0]}@{host}"
+    if web:
+        path = path.partition("?")[0].partition("#")[0]
+    return f"{scheme}://{host}{slash}{path}"
+
+
+def origin(cookiecutter: dict, start: Path) -> dict | None:
+    """{"address": ..., "commit": ...} of the template being baked, or None when its folder is
+    not the top of a git checkout (a plain folder, an archive, a subfolder of a repository).
+    The address is the one given to cookiecutter, credentials left out, or, for a local clone,
+    its absolute path. start is the folder cookiecutter was started in: it renders files from
+    inside the template, and resolves the paths it was given against start."""
+    template, repo_dir = cookiecutter.get("_template"), cookiecutter.get("_repo_dir")
+    if not isinstance(template, str) or not isinstance(repo_dir, str):
+        return None  # cruft, for one, leaves _repo_dir out
+    folder = (start / Path(repo_dir).expanduser()).resolve()
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split("\n")  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if Path(found[0]).resolve() != folder:
+        return None
+    typed = start / Path(template).expanduser()
+    # A template found by its name among cookiecutter's clones is recorded as that clone.
+    local = typed.is_dir() or folder.name == template
+    return {"address": str(folder) if local else public(template), "commit": found[1]}
+
+
 # Yes/no questions and the prompts' texts (__prompts__) came in cookiecutter 2.2. An older one
 # would ask "compose [True]:" and take the text it gets for an answer.
 OLDEST_COOKIECUTTER = (2, 2)
@@ -208,4 +253,9 @@ class Answers(Extension):
                 f"error: this template needs cookiecutter {oldest} or newer; found {found} "
                 "(pip install --upgrade cookiecutter)."
             )
-        environment.filters.update(checked=checked, markdown=markdown)
+        # cookiecutter renders the files from inside the template's folder: paths it was given
+        # are relative to the folder it started in, where it creates this environment.
+        start = Path.cwd()
+        environment.filters.update(
+            checked=checked, markdown=markdown, origin=functools.partial(origin, start=start)
+        )

@@ -200,4 +200,4 @@ def test_the_production_image_is_what_it_was_without_the_development_stages(imag
     assert shipped["Config"] == without["Config"]
     assert abs(shipped["Size"] - without["Size"]) <= 0.01 * without["Size"]
     tools = docker("run", "--rm", "--entrypoint", "sh", tag, "-c", "ls /opt/venv/bin")
-    assert not {"pytest", "ruff", "uv", "cruft"} & set(tools.split())
+    assert not {"pytest", "ruff", "uv", "cookiecutter"} & set(tools.split())

@@ -1,6 +1,7 @@
 """Every way a user points cookiecutter at the template works, from a fresh clone; and the
 README's Quick start, run verbatim, answers its prompts and gives an image that serves."""
 
+import json
 import os
 import re
 import subprocess
@@ -25,23 +26,25 @@ from helpers import (
 SLUG = "python_wsgi_app"  # from the default project name
 
 
-# (working directory, template as typed, output folder option, where the project lands), all
-# relative to a base folder holding the clone.
+# (working directory, template as typed, output folder option, where the project lands, the
+# address the project records), all relative to a base folder holding the clone.
 WAYS = {
-    "dot-from-inside-the-clone": ("{clone}", ".", ["--output-dir", ".."], ""),
-    "relative-from-a-sibling": ("elsewhere", "../{clone}", [], "elsewhere"),
-    "name-from-its-parent": ("", "{clone}", [], ""),
-    "absolute": ("elsewhere", "{base}/{clone}", [], "elsewhere"),
-    "git-file-url": ("elsewhere", "git+file://{base}/{clone}", [], "elsewhere"),
+    "dot-from-inside-the-clone": ("{clone}", ".", ["--output-dir", ".."], "", "{base}/{clone}"),
+    "relative-from-a-sibling": ("elsewhere", "../{clone}", [], "elsewhere", "{base}/{clone}"),
+    "name-from-its-parent": ("", "{clone}", [], "", "{base}/{clone}"),
+    "absolute": ("elsewhere", "{base}/{clone}", [], "elsewhere", "{base}/{clone}"),
+    "git-file-url": ("elsewhere", "git+file://{base}/{clone}", [], "elsewhere",
+                     "git+file://{base}/{clone}"),
     # As `cookiecutter gh:owner/repo` clones it, from a stand-in for GitHub (below).
-    "gh-abbreviation": ("elsewhere", "gh:owner/{clone}", [], "elsewhere"),
-    "relative-output-dir": ("", "{clone}", ["--output-dir", "out/projects"], "out/projects"),
-}
+    "gh-abbreviation": ("elsewhere", "gh:owner/{clone}", [], "elsewhere", "gh:owner/{clone}"),
+    "relative-output-dir": ("", "{clone}", ["--output-dir", "out/projects"], "out/projects",
+                            "{base}/{clone}"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("way", list(WAYS))
 def test_every_way_to_name_the_template_refuses_and_bakes(checkout, tmp_path, way):
-    cwd, template, output, lands = WAYS[way]
+    cwd, template, output, lands, address = WAYS[way]
     base = tmp_path / "base"
     repo = clone(checkout, base)
     # gh: expands to https://github.com/{0}.git; here, to a bare repository in its place.
@@ -69,6 +72,10 @@ def test_every_way_to_name_the_template_refuses_and_bakes(checkout, tmp_path, wa
     project = base / lands / SLUG
     assert "PORT=8123" in (project / "Dockerfile").read_text()  # the answer reached the files
     assert not (project / "k8s").exists()  # the post-generation hook ran
+    # Where it came from, for updates: the address as given, a local clone by its own path.
+    recorded = json.loads((project / ".cookiecutter.json").read_text())["template"]
+    commit = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    assert recorded == {"address": address.format(**names), "commit": commit}
 
 
 def test_cruft_create_from_a_relative_path(checkout, tmp_path):
