@@ -378,7 +378,9 @@ def developing(project: Path, log: Path):
     finally:
         name = json.loads(shell(f"{loop.compose} config --format json", project))["name"]
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
-        server.wait(timeout=60)
+        # Compose finishes a rebuild it has started (a lock refresh can start two) before it
+        # stops: on a busy machine that takes minutes.
+        server.wait(timeout=600)
         shell(f"{loop.compose} down", project, check=False)
         label = f"com.docker.compose.project={name}"
         images = docker("images", "-aq", "--filter", f"label={label}").split()
