@@ -64,7 +64,7 @@ STANDARD_LIBRARY = """
 # What the project's locks install, every option's included (import names; a test keeps this
 # list in step with the locks), and what a virtual environment starts with:
 INSTALLED = """
-    alembic annotated_doc annotated_types arrow binaryornot blinker certifi cfgv
+    alembic annotated_doc annotated_types arrow backports binaryornot blinker brotli certifi cfgv
     charset_normalizer click cookiecutter cruft dateutil distlib filelock flask git gitdb
     gunicorn identify idna iniconfig itsdangerous jinja2 mako markdown_it markupsafe mdurl
     nodeenv packaging pip pkg_resources platformdirs pluggy pre_commit prometheus_client
@@ -76,8 +76,8 @@ INSTALLED = """
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
 OWN_NAMES = (
-    "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving test_app"
-    " test_notes tests"
+    "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving static_build"
+    " test_app test_notes test_static tests"
 )
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + OWN_NAMES).split() + list(sys.stdlib_module_names)

@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from . import {% if database %}database, notes, {% endif %}proxies, request_ids, views
+from . import {% if database %}database, notes, {% endif %}proxies, request_ids, static_files, views
 
 # Flask's on/off settings. Read from FLASK_* they must be true or false (1 or 0): any other
 # text, such as FLASK_DEBUG=no, would stay a string, and a string counts as on.
@@ -23,6 +23,7 @@ def create_app(settings: dict | None = None) -> Flask:
     app.config.update(settings or {})
     app.wsgi_app = request_ids.with_request_ids(proxies.from_trusted_proxies(app.wsgi_app))
     app.register_blueprint(views.bp)
+    static_files.init_app(app)
 {%- if database %}
     database.init_app(app)
     app.register_blueprint(notes.bp)
