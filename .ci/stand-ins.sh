@@ -296,7 +296,7 @@ postgres_stand_in() {
 # The images the template names, at the tags it pins.
 template='{{cookiecutter.project_slug|checked}}'
 uv_tag=$(grep -ho 'ghcr.io/astral-sh/uv:[0-9.]*' "$template/Dockerfile")
-caddy_tag=$(grep -ho 'caddy:[0-9][0-9a-z.-]*' "$template"/*compose.yaml*)
+caddy_tag=$(grep -ho 'caddy:[0-9][0-9a-z.-]*' "$template/Dockerfile")
 postgres_tag=$(grep -ho 'image: postgres:[0-9][0-9a-z.-]*' "$template/compose.dev.yaml" | cut -d' ' -f2)
 job python_stand_ins bookworm python3,python3-venv,python-is-python3,ca-certificates 3.11
 job python_stand_ins trixie python3,python3-venv,python-is-python3,ca-certificates 3.13

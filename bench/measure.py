@@ -2,6 +2,7 @@
 timed BuildKit builds."""
 
 import http.client
+import os
 import re
 import ssl
 import tempfile
@@ -81,6 +82,20 @@ def memory(master: int) -> dict:
         "worker_pss_mib": [p["Pss"] / 1024 for p in workers],
         "worker_private_mib": [(p["Private_Clean"] + p["Private_Dirty"]) / 1024 for p in workers],
     }
+
+
+def pid(container: str) -> int:
+    """A container's first process, as a host pid."""
+    return int(run("docker", "inspect", "--format", "{{.State.Pid}}", container).stdout)
+
+
+def cpu_seconds(master: int) -> float:
+    """CPU time (user and system) Gunicorn's master and workers have used so far."""
+    ticks = 0
+    for process in (master, *children(master)):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def time_wait(filter_: str, netns: int | None = None) -> int:

@@ -20,6 +20,7 @@ RATIOS = [
     ("caddy + default / default alone", "caddy + default", "default"),
     ("caddy + gthread / caddy + default", "caddy + gthread", "caddy + default"),
     ("caddy https / caddy http, default", "caddy https + default", "caddy + default"),
+    ("caddy static (10 kB file) / caddy + default (GET /)", "caddy static", "caddy + default"),
 ]
 SAME_IMAGE = {"access log on": "default", "json, access log on": "default",
               "postgres, write": "postgres, read"}  # fmt: skip
@@ -159,6 +160,13 @@ def markdown(results: dict) -> str:
             "sets net.ipv4.tcp_tw_reuse=1 for Caddy, so new connections reuse them instead of "
             "stalling."
         )
+    for variant in ("caddy static", "caddy + default"):
+        used = median(s[p].get("app_cpu_s") for s in r.pick(variant) for p in PATHS)
+        if used is not None:
+            out.append(
+                f"- {variant}: Gunicorn's master and workers used {used:.2f} s of CPU during "
+                "each load (median of loads), read from /proc before and after it."
+            )
     out.append("")
 
     out += ["## Footprint", ""]
@@ -246,6 +254,13 @@ def markdown(results: dict) -> str:
     for shape in SHAPES:
         value = r.ratio("metrics", "default", "loopback", shape)
         targets.append((f"Requests/s loopback {shape}, metrics / default", value, ">=", 0.9))
+    for path in PATHS:
+        for shape in SHAPES:
+            value = r.ratio("caddy static", "caddy + default", path, shape)
+            check = f"Requests/s through the edge, {path} {shape}, 10 kB static file / GET /"
+            targets.append((check, value, ">=", 5))
+    idle = median(s[p].get("app_cpu_s") for s in r.pick("caddy static") for p in PATHS)
+    targets.append(("Gunicorn's CPU s during a load of the static file (median)", idle, "<=", 0.05))
     rows = []
     for check, value, op, limit in targets:
         met = None if value is None else value <= limit if op == "<=" else value >= limit

@@ -50,12 +50,13 @@ PORT = 6000  # where the seed and the default bake listen
 # The images the seed and the bakes are built from or run with, at the tags the template pins;
 # they must be present.
 COMPOSE = next(TEMPLATE_PROJECT.glob("*compose.yaml*")).read_text()
+DOCKERFILE = (TEMPLATE_PROJECT / "Dockerfile").read_text()
 BASES = [
     "python:3.11",
     "python:3.11-slim",
-    re.search(r"caddy:[\w.-]+", COMPOSE)[0],
+    re.search(r"caddy:[\w.-]+", DOCKERFILE)[0],
     re.search(r"postgres:[\w.-]+", COMPOSE)[0],
-    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", (TEMPLATE_PROJECT / "Dockerfile").read_text())[0],
+    re.search(r"ghcr\.io/astral-sh/uv:[\d.]+", DOCKERFILE)[0],
     "pebble:test",  # the ACME server of the HTTPS edge's certificate (tests/test_https.py)
 ]
 GTHREAD = {"worker_class": "gthread", "threads": "4"}
@@ -65,6 +66,9 @@ DOMAIN = "bench.example.test"  # the HTTPS edge's, pebble's certificate
 # A POST of a note, for wrk.
 WRITE = 'wrk.method = "POST"\nwrk.body = \'{"text": "bench"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
 PATHS = ["published", "loopback"]  # through docker-proxy; inside the container's namespace
+# The static variant's file: 10 kB of stylesheet (10,023 bytes), in its bake's static folder.
+ASSET = "bench.css"
+ASSET_TEXT = "".join(f".b{n:03d} {{ margin: {n % 7}px; color: #{n:06x}; }}\n" for n in range(257))
 
 
 @dataclass
@@ -80,8 +84,10 @@ class Variant:
     https: bool = False  # with compose.https.yaml, a certificate from pebble
     path: str = "/"
     script: str = ""  # a wrk script: the request, if not GET path
-    context: Path | None = None  # the project folder, and its image, once built
+    asset: bool = False  # the bake's static folder holds ASSET (path: its digest name)
+    context: Path | None = None  # the project folder, and its images, once built
     image: str = ""
+    edge_image: str = ""  # the Dockerfile's edge stage: Caddy with the static files
 
 
 VARIANTS = [
@@ -96,6 +102,7 @@ VARIANTS = [
     Variant("caddy + default", edge=True),
     Variant("caddy + gthread", answers=GTHREAD, edge=True),
     Variant("caddy https + default", edge=True, https=True),
+    Variant("caddy static", edge=True, asset=True),
 ]
 
 
@@ -104,7 +111,8 @@ def build_images(tmp: Path) -> dict:
     names its image."""
     images: dict = {}
     for variant in VARIANTS:
-        key = "seed" if variant.seed else json.dumps(variant.answers, sort_keys=True)
+        key = json.dumps([variant.answers, variant.asset], sort_keys=True)
+        key = "seed" if variant.seed else key
         if key not in images:
             slug = re.sub(r"\W+", "-", variant.name)
             if variant.seed:
@@ -116,12 +124,26 @@ def build_images(tmp: Path) -> dict:
                 baked = cookiecutter(*command, cwd=tmp, home=tmp / "home")
                 assert baked.returncode == 0, baked.stderr
                 (context,) = out.iterdir()
+                if variant.asset:
+                    (context / context.name / "static" / ASSET).write_text(ASSET_TEXT)
             tag = f"{PREFIX}-{slug}"
             print(f"build {tag}")
             build(context, tag)
             images[key] = {"context": context, "image": tag, "variant": variant.name}
         variant.context, variant.image = images[key]["context"], images[key]["image"]
+        if variant.edge:
+            variant.edge_image = f"{variant.image}-edge"
+            build(variant.context, variant.edge_image, "--target", "edge")
+        if variant.asset:
+            variant.path = digest_url(variant.image, variant.context.name)
     return {image.pop("variant"): image | describe(image["image"]) for image in images.values()}
+
+
+def digest_url(image: str, package: str) -> str:
+    """What url_for gives for ASSET in the image: its digest name."""
+    code = f"from {package} import create_app; from flask import url_for; app = create_app()\n"
+    code += f"with app.test_request_context(): print(url_for('static', filename='{ASSET}'))"
+    return docker("run", "--rm", "--label", helpers.LABEL, image, "python", "-c", code)
 
 
 def describe(image: str) -> dict:
@@ -188,7 +210,8 @@ def started(variant: Variant, ip: str, tmp: Path):
     override = tmp / f"{project}.json"  # JSON is YAML
     labels = dict([helpers.LABEL.split("=")])
     web = {"image": variant.image, "deploy": {"replicas": 1}, "labels": labels}
-    edge = {"networks": {"web": {"ipv4_address": ip, "aliases": [DOMAIN]}}, "labels": labels}
+    edge = {"image": variant.edge_image, "labels": labels,
+            "networks": {"web": {"ipv4_address": ip, "aliases": [DOMAIN]}}}  # fmt: skip
     environ = {**os.environ, "PUBLISH_PORT": str(helpers.free_port())}
     files = ["-f", "compose.yaml"]
     if variant.https:
@@ -205,7 +228,7 @@ def started(variant: Variant, ip: str, tmp: Path):
         up = ["up", "--detach", "--no-build", "--pull", "never"]
         run(*compose, *up, cwd=variant.context, env=environ)
         containers = [f"{project}-edge-1", f"{project}-web-1"]
-        pid = int(docker("inspect", "--format", "{{.State.Pid}}", containers[0]))
+        pid = measure.pid(containers[0])
         if variant.https:
             yield f"https://127.0.0.1:{environ['HTTPS_PORT']}{variant.path}", containers, pid, 443
         else:
@@ -229,8 +252,13 @@ def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) 
         requests = measure.wrk(url, 1, close, script=variant.script, host=host)["requests"]
         scheme = "https" if variant.https else "http"
         loopback = (f"{scheme}://127.0.0.1:{port}{variant.path}", pid)
+        # Behind the edge: the CPU time Gunicorn's processes spend during each load.
+        master = measure.pid(containers[1]) if variant.edge else None
         for path, (target, netns) in zip(PATHS, [(url, None), loopback], strict=True):
+            busy = measure.cpu_seconds(master) if master else 0
             sample[path] = measure.wrk(target, seconds, close, netns, variant.script, host)
+            if master:
+                sample[path]["app_cpu_s"] = measure.cpu_seconds(master) - busy
             requests += sample[path]["requests"]
         sample["requests"] = requests  # warm-up included, as in the TIME_WAIT counts
         if any(sample[path]["errors"] + sample[path]["non_2xx"] for path in PATHS):

@@ -69,19 +69,19 @@ STANDARD_LIBRARY = """
 # What the project's locks install, every option's included (import names; a test keeps this
 # list in step with the locks), and what a virtual environment starts with:
 INSTALLED = """
-    alembic arrow binaryornot blinker certifi cfgv charset_normalizer click cookiecutter
-    dateutil distlib filelock flask gunicorn identify idna iniconfig itsdangerous jinja2 mako
-    markdown_it markupsafe mdurl nodeenv packaging pip pkg_resources platformdirs pluggy
-    pre_commit prometheus_client psycopg psycopg_binary py pygments pytest python_discovery
-    requests rich ruff setuptools slugify sqlalchemy text_unidecode typing_extensions tzdata
-    urllib3 uv virtualenv werkzeug yaml
+    alembic arrow backports binaryornot blinker brotli certifi cfgv charset_normalizer click
+    cookiecutter dateutil distlib filelock flask gunicorn identify idna iniconfig
+    itsdangerous jinja2 mako markdown_it markupsafe mdurl nodeenv packaging pip
+    pkg_resources platformdirs pluggy pre_commit prometheus_client psycopg psycopg_binary py
+    pygments pytest python_discovery requests rich ruff setuptools slugify sqlalchemy
+    text_unidecode typing_extensions tzdata urllib3 uv virtualenv werkzeug yaml
 """
 # Names the project itself uses beside the package: folders, modules, and the Dockerfile and
 # Caddyfile (the same names as folders on a case-insensitive disk). A test keeps this in step
 # with the files.
 OWN_NAMES = (
-    "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving test_app"
-    " test_notes tests update_template"
+    "caddyfile conftest develop docs dockerfile healthcheck k8s migrations serving static_build"
+    " test_app test_notes test_static tests update_template"
 )
 RESERVED = frozenset(
     (STANDARD_LIBRARY + INSTALLED + OWN_NAMES).split() + list(sys.stdlib_module_names)

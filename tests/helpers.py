@@ -2,7 +2,9 @@
 waiting on events, the development container, slow clients, Gunicorn's processes, Docker images
 and containers."""
 
+import base64
 import contextlib
+import gzip
 import http.client
 import itertools
 import json
@@ -21,7 +23,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import brotli
 from markdown_it import MarkdownIt
+
+try:
+    from compression import zstd  # Python 3.14 on
+except ImportError:
+    from backports import zstd
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 # The folder cookiecutter renders into a project, and the app's package in it.
@@ -614,3 +622,138 @@ class Container:
 
     def wait_until_exited(self, timeout: float = 30) -> dict:
         return wait_for(lambda: (s := self.state())["Running"] is False and s, timeout, "exit")
+
+
+# Static files -------------------------------------------------------------------------------
+
+# What a bake's static folder holds, and how each is served: (name, Content-Type).
+STATIC_FILES = [("app.css", "text/css; charset=utf-8"), ("favicon.svg", "image/svg+xml")]
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Accept-Encoding as sent, and the compressed copy each gets (None: the file itself).
+ACCEPT = {"br": "br", "gzip": "gzip", "zstd": "zstd", "identity": None,
+          "gzip, deflate, br, zstd": "br"}  # fmt: skip
+SUFFIXES = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
+# What each request that must not leave the static folder asks for, at the edge and in the app:
+# gunicorn.conf.py, and the bake's static/ links (add_links) to it and to /etc/passwd.
+TRAVERSALS = [
+    "/static/../gunicorn.conf.py", "/static/%2e%2e/gunicorn.conf.py",
+    "/static/..%2fgunicorn.conf.py", "/static/%252e%252e/gunicorn.conf.py",
+    "/static/..\\gunicorn.conf.py", "/static/%5c..%5cgunicorn.conf.py", "/static/%00",
+    "/static/app.css%00", "/static/conf.py", "/static/passwd", "/static/", "/static",
+]  # fmt: skip
+OUTSIDE = ["wsgi_app", "root:x:0:0"]  # in gunicorn.conf.py, in /etc/passwd
+
+
+def add_links(project: Path) -> None:
+    """Links in the bake's static folder that lead out of it, as a careless user's might."""
+    static = project / project.name / "static"
+    (static / "conf.py").symlink_to("../../gunicorn.conf.py")
+    (static / "passwd").symlink_to("/etc/passwd")
+
+
+# Run in a container of the app's image: the URLs url_for gives for the names in argv, and the
+# bytes of every file in the static folder (its links aside), as JSON.
+STATIC_IN_IMAGE = """import base64, json, sys
+from pathlib import Path
+from flask import url_for
+from {package} import create_app
+app = create_app()
+with app.test_request_context():
+    urls = {{name: url_for("static", filename=name) for name in sys.argv[1:]}}
+files = {{p.name: base64.b64encode(p.read_bytes()).decode()
+          for p in Path(app.static_folder).iterdir() if p.is_file() and not p.is_symlink()}}
+print(json.dumps({{"urls": urls, "files": files}}))
+"""
+
+
+def static_in(where: list[str], package: str) -> tuple[dict[str, str], dict[str, bytes]]:
+    """(url_for's URL of each static file, the bytes of each file the build left) in the app's
+    image: where is ["exec", a container] or ["run", "--rm", an image]."""
+    code = STATIC_IN_IMAGE.format(package=package)
+    found = json.loads(docker(*where, "python", "-c", code, *dict(STATIC_FILES)))
+    return found["urls"], {name: base64.b64decode(data) for name, data in found["files"].items()}
+
+
+# Run in a container of the app's image: each request of the JSON in argv[1], [path, headers],
+# sent to Gunicorn on this container's PORT; [status, headers, body in base64] for each.
+ASK_THE_APP = """import base64, http.client, json, os, sys
+answers = []
+for path, headers in json.loads(sys.argv[1]):
+    connection = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]), timeout=5)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    body = base64.b64encode(response.read()).decode()
+    answers.append([response.status, response.getheaders(), body])
+print(json.dumps(answers))
+"""
+
+
+def ask_the_app(container: str):
+    """An ask(requests) that sends each (path, headers) to Gunicorn itself, in the container,
+    past any edge: [(status, headers, body)]."""
+
+    def ask(requests: list[tuple[str, dict]]) -> list[tuple]:
+        found = json.loads(docker("exec", container, "python", "-c", ASK_THE_APP,
+                                  json.dumps(requests)))  # fmt: skip
+        answers = []
+        for status, pairs, body in found:
+            message = http.client.HTTPMessage()
+            for name, value in pairs:
+                message[name] = value
+            answers.append((status, message, base64.b64decode(body)))
+        return answers
+
+    return ask
+
+
+def decoded(body: bytes, encoding: str | None) -> bytes:
+    decode = {"br": brotli.decompress, "gzip": gzip.decompress, "zstd": zstd.decompress}
+    return decode[encoding](body) if encoding else body
+
+
+def static_headers(ask, urls: dict[str, str], files: dict[str, bytes]) -> list[tuple]:
+    """Every static file by its digest name and its plain name, with each Accept-Encoding:
+    the compressed copy the build made (or the file), Content-Type, Cache-Control, one ETag and
+    a 304 for it, Vary. ask([(path, headers)]) -> [(status, headers, body)]. Returns the table:
+    (file, Accept-Encoding, status, Content-Encoding, Cache-Control, status with the ETag)."""
+    cases = [
+        (name, content_type, path, cache, accept, encoding)
+        for name, content_type in STATIC_FILES
+        for path, cache in ((urls[name], IMMUTABLE), (f"/static/{name}", "no-cache"))
+        for accept, encoding in ACCEPT.items()
+    ]
+    for name, _ in STATIC_FILES:
+        assert urls[name] != f"/static/{name}", urls  # a digest name
+    answers = ask([(path, {"Accept-Encoding": accept}) for _, _, path, _, accept, _ in cases])
+    etags = []
+    for (name, content_type, path, cache, accept, encoding), answer in zip(cases, answers):
+        status, headers, body = answer
+        case = (path, accept)
+        assert status == 200, (case, status)
+        copy = path.rsplit("/", 1)[1] + (SUFFIXES[encoding] if encoding else "")
+        assert body == files[copy], case  # the build's copy, as it is
+        assert decoded(body, encoding) == files[name], case
+        assert headers.get_all("Content-Encoding") == ([encoding] if encoding else None), case
+        assert headers.get_all("Content-Type") == [content_type], case
+        assert headers.get_all("Cache-Control") == [cache], case
+        assert headers.get_all("Vary") == ["Accept-Encoding"], case
+        (etag,) = headers.get_all("ETag")
+        etags.append(etag)
+    again = ask([(path, {"Accept-Encoding": accept, "If-None-Match": etag})
+                 for (_, _, path, _, accept, _), etag in zip(cases, etags)])  # fmt: skip
+    table = []
+    for (name, _, path, cache, accept, encoding), etag, answer in zip(cases, etags, again):
+        status, headers, body = answer
+        assert (status, body) == (304, b""), (path, accept, status)
+        assert headers.get_all("ETag") == [etag] and headers.get_all("Cache-Control") == [cache]
+        table.append((path.rsplit("/", 1)[1], accept, 200, encoding or "-", cache, status))
+    return table
+
+
+def refused(ask) -> dict[str, int]:
+    """The status of each of TRAVERSALS, none of whose answers holds what lies outside."""
+    statuses = {}
+    for path, (status, _, body) in zip(TRAVERSALS, ask([(p, {}) for p in TRAVERSALS])):
+        assert not any(text.encode() in body for text in OUTSIDE), (path, body[:200])
+        statuses[path] = status
+    return statuses

@@ -5,6 +5,7 @@ back however soon it is saved; two copies of a project develop side by side; it 
 itself after a lock refresh, runs the tests in the image, and keeps the debugger on loopback and
 out of the production image. On this machine: Flask's reloader."""
 
+import http.client
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import pytest
 from helpers import (
     ERRORS,
     MESSAGE,
+    STATIC_FILES,
     bake,
     build,
     busy_cores,
@@ -28,6 +30,7 @@ from helpers import (
     get,
     run,
     shell,
+    static_in,
     wait_for,
 )
 
@@ -86,6 +89,32 @@ def test_a_new_module_with_a_route_answers(dev):
         register, f"{register}    from .ping import bp as ping\n\n    app.register_blueprint(ping)\n"
     ))  # fmt: skip
     dev.serves("/ping", "pong")
+
+
+@pytest.mark.docker
+def test_a_saved_static_file_shows_in_the_next_response(dev):
+    """No manifest there: url_for gives the plain name, checked again at each request (ETag),
+    and a save shows in the very next response, with a new ETag."""
+    urls, _ = static_in(["exec", dev.container()["Id"]], dev.project.name)
+    assert urls == {name: f"/static/{name}" for name, _ in STATIC_FILES}
+    css = dev.project / dev.project.name / "static" / "app.css"
+    original = css.read_text()
+
+    def get(**headers: str):
+        connection = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=5)
+        connection.request("GET", "/static/app.css", headers=headers)
+        response = connection.getresponse()
+        return response.status, response.msg, response.read().decode()
+
+    status, headers, body = get()
+    assert (status, body, headers["Cache-Control"]) == (200, original, "no-cache")
+    try:
+        css.write_text(original + "h1 {\n  color: red;\n}\n")
+        saved = get(**{"If-None-Match": headers["ETag"]})
+    finally:
+        css.write_text(original)
+    assert saved[0] == 200 and saved[2].endswith("color: red;\n}\n")
+    assert saved[1]["ETag"] != headers["ETag"]
 
 
 @pytest.mark.docker

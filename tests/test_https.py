@@ -26,6 +26,8 @@ from helpers import (
     free_port,
     run,
     shell,
+    static_headers,
+    static_in,
     under_slow_clients,
     wait_for,
     without_escapes,
@@ -95,7 +97,8 @@ def https(docker_engine, cookies_session):
         yield stack, curl
     finally:
         stack.run("docker compose down --volumes", check=False)
-        docker("rmi", "-f", f"{project.name.replace('_', '-')}:latest", check=False)
+        image = project.name.replace("_", "-")
+        docker("rmi", "-f", f"{image}:latest", f"{image}-edge:latest", check=False)
 
 
 class ToEdge(http.client.HTTPSConnection):
@@ -189,6 +192,34 @@ def test_the_app_sees_https_and_the_client(https):
     stack, _ = https
     seen = json.loads(stack.get("/whoami")[2])
     assert seen["scheme"] == "https" and seen["url"] == f"https://{DOMAIN}/whoami"
+
+
+def test_static_files_and_their_headers_over_https(https, capsys):
+    """As over HTTP (test_proxy.py): url_for's digest names and the plain names, with each
+    Accept-Encoding, the build's compressed copies and their headers, HSTS too."""
+    stack, _ = https
+    web = stack.run("docker compose ps -q web").split()[0]
+    urls, files = static_in(["exec", web], stack.project.name)
+    context = stack.context()
+
+    def ask(requests: list[tuple[str, dict]]) -> list[tuple]:
+        answers = []
+        for path, headers in requests:
+            connection = ToEdge(DOMAIN, stack.https_port, timeout=10, context=context)
+            connection.request("GET", path, headers={"Host": DOMAIN, **headers})
+            response = connection.getresponse()
+            answers.append((response.status, response.msg, response.read()))
+        return answers
+
+    table = static_headers(ask, urls, files)
+    for status, headers, _ in ask([(urls["app.css"], {}), ("/static/missing.css", {})]):
+        assert headers["Strict-Transport-Security"].startswith("max-age="), status
+        assert headers.get_all("X-Content-Type-Options") == ["nosniff"], status
+        assert "Server" not in headers, status
+    with capsys.disabled():
+        print("\nstatic files over HTTPS, at the edge:")
+        for row in table:
+            print("  " + " | ".join(map(str, row)))
 
 
 def test_only_tls_1_2_and_1_3(https):

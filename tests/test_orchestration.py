@@ -320,4 +320,4 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
         60,
         "stack removal",
     )
-    docker("rmi", "-f", f"{stack}:latest", f"{stack}:v2", check=False)
+    docker("rmi", "-f", f"{stack}:latest", f"{stack}-edge:latest", f"{stack}:v2", check=False)

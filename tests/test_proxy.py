@@ -1,8 +1,10 @@
 """The Compose stack, as the generated README starts it: Caddy in front of Gunicorn, with
 PostgreSQL and metrics. The app sees the client's address, slow clients (headers or bodies)
 never reach a worker, a body past the limit gets a 413, every container runs locked down, one
-request ID runs from the edge to the logs, /metrics stays inside, and the data outlives the
-stack; Gunicorn on its own believes no forwarded header and falls over under slow clients."""
+request ID runs from the edge to the logs, /metrics stays inside, static files are Caddy's
+alone (with the headers the app gives them too, and nothing outside their folder), and the data
+outlives the stack; Gunicorn on its own believes no forwarded header and falls over under slow
+clients."""
 
 import http.client
 import json
@@ -11,6 +13,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -23,15 +26,20 @@ from helpers import (
     SECONDS,
     SLOW_CLIENTS,
     Container,
+    add_links,
     add_whoami,
+    ask_the_app,
     at_edge,
     bake,
     commands,
     docker,
     free_port,
     post_note,
+    refused,
     run,
     shell,
+    static_headers,
+    static_in,
     tool,
     under_slow_clients,
     wait_for,
@@ -49,6 +57,7 @@ def stack(docker_engine, cookies_session):
     project = bake(cookies_session, project_name=f"Stack {port}", port="7123",
                    database="postgres", metrics="yes")  # fmt: skip
     add_whoami(project)
+    add_links(project)
     # The edge on a port of its own, as docs/compose.md says to move it.
     (project / ".env").write_text(f"PUBLISH_PORT={port}\n")
     secret = commands(project / "README.md", "In a container")[0]
@@ -60,7 +69,8 @@ def stack(docker_engine, cookies_session):
         yield project, port
     finally:
         shell(f"{down} --volumes", project, check=False)
-        docker("rmi", "-f", f"{project.name.replace('_', '-')}:latest", check=False)
+        image = project.name.replace("_", "-")
+        docker("rmi", "-f", f"{image}:latest", f"{image}-edge:latest", check=False)
     assert not docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}")
 
 
@@ -201,6 +211,86 @@ def test_slow_clients_starve_gunicorn_alone(image, capsys):
         print(f"\n{SLOW_CLIENTS} clients trickling headers for 20 s, Gunicorn alone: "
               f"{answered}/{asked} answered within 1 s")  # fmt: skip
     assert answered < 0.5 * asked
+
+
+# Static files, at the edge and in the app alone.
+
+
+def ask_the_edge(port: int):
+    """An ask(requests) that sends each (path, headers) through the stack's edge."""
+    return lambda requests: [request(port, path, **headers) for path, headers in requests]
+
+
+def test_static_files_and_their_headers_at_the_edge_and_in_the_app(stack, capsys):
+    """url_for's digest names and the plain names, with each Accept-Encoding: the build's
+    compressed copies, the same headers from Caddy and from the app alone, and the edge's
+    security headers (a 404 too)."""
+    project, port = stack
+    web = containers(project)["web"]["Id"]
+    urls, files = static_in(["exec", web], project.name)
+    at_edge = static_headers(ask_the_edge(port), urls, files)
+    assert static_headers(ask_the_app(web), urls, files) == at_edge
+    for path in (urls["app.css"], "/static/favicon.svg", "/static/missing.css"):
+        sent = request(port, path, **{"Accept-Encoding": "br"})[1]
+        for name, value in SECURITY_HEADERS:
+            assert sent.get_all(name) == [value], (path, name, sent.items())
+        assert "Server" not in sent, (path, sent.items())
+    with capsys.disabled():
+        print("\nstatic files over HTTP, at the edge and in the app alone (the same):")
+        for row in at_edge:
+            print("  " + " | ".join(map(str, row)))
+
+
+def test_static_requests_never_reach_a_worker(stack, capsys):
+    """1,000 static requests through the edge: each in Caddy's access log, none in Gunicorn's
+    (ACCESS_LOG=on); the GET / sent after them are in both."""
+    project, port = stack
+    urls, _ = static_in(["exec", containers(project)["web"]["Id"]], project.name)
+    paths = [urls["app.css"], "/static/app.css", urls["favicon.svg"], "/static/favicon.svg"]
+    run_id = uuid.uuid4().hex[:8]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # kept alive
+    for number in range(1000):
+        headers = {"X-Request-ID": f"static-{run_id}-{number}",
+                   "Accept-Encoding": ["br", "gzip", "identity"][number % 3]}  # fmt: skip
+        connection.request("GET", paths[number % len(paths)], headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200 and response.read()
+    connection.close()
+    for number in range(10):
+        assert request(port, "/", **{"X-Request-ID": f"root-{run_id}-{number}"})[0] == 200
+    wait_for(lambda: len(lines_with(project, "web", f"request_id=root-{run_id}-")) == 10, 10,
+             "Gunicorn's access lines for GET /")  # fmt: skip
+    assert lines_with(project, "web", f"static-{run_id}-") == []
+    edge = lines_with(project, "edge", f"static-{run_id}-")
+    with capsys.disabled():
+        print(f"\n1,000 static requests: {len(edge)} in Caddy's access log, 0 in Gunicorn's; "
+              "10 GET / in both")  # fmt: skip
+    assert len(edge) == 1000 and len(lines_with(project, "edge", f"root-{run_id}-")) == 10
+
+
+def test_nothing_outside_the_static_folder_at_the_edge_or_in_the_app(stack, capsys):
+    project, port = stack
+    at_edge = refused(ask_the_edge(port))
+    in_app = refused(ask_the_app(containers(project)["web"]["Id"]))
+    with capsys.disabled():
+        print("\ntraversal, edge / app alone:")
+        for path in at_edge:
+            print(f"  {path!r}: {at_edge[path]} / {in_app[path]}")
+    assert set(at_edge.values()) | set(in_app.values()) <= {400, 404}
+
+
+def test_the_docs_static_commands(stack):
+    project, port = stack
+    up, manifest, head = commands(project / "docs" / "static.md", "Try it")
+    shell(up, project, ACCESS_LOG="on")
+    names = json.loads(shell(manifest, project))
+    assert set(names) == {"app.css", "favicon.svg"}
+    assert re.fullmatch(r"app\.[0-9a-f]{12}\.css", names["app.css"])
+    sent = shell(at_edge(head, port), project).lower().splitlines()
+    for line in ("http/1.1 200 ok", "cache-control: no-cache", "content-encoding: br",
+                 "content-type: text/css; charset=utf-8", "vary: accept-encoding"):  # fmt: skip
+        assert line in map(str.strip, sent), sent
+    assert [line for line in sent if line.startswith("etag: ")]
 
 
 # Request IDs and metrics.

@@ -48,14 +48,17 @@ SWEEP = combinations(PYTHONS, PORTS, WORKERS, WORKER_OPTIONS, DEPLOYMENTS)
 
 
 def python_images(project: Path) -> list[str]:
-    """The FROM lines of the build and runtime stages (the uv stage only lends its binary)."""
+    """The FROM lines of the build, static and runtime stages (the uv stage only lends its
+    binary)."""
     stages = dockerfile_stages(project).values()
     return [args for steps in stages for keyword, args in steps[:1] if args.startswith("python:")]
 
 
 def test_default_bake_is_the_seed_without_its_defects(default_project):
     assert default_project.name == "python_wsgi_app"
-    assert python_images(default_project) == ["python:3.11 AS build", "python:3.11-slim AS runtime"]
+    assert python_images(default_project) == [
+        "python:3.11 AS build", "python:3.11 AS static", "python:3.11-slim AS runtime"
+    ]  # fmt: skip
     runtime = dockerfile_stages(default_project)["runtime"]
     # The seed appended the venv to PATH; it must come first.
     environment = " ".join(args for keyword, args in runtime if keyword == "ENV")
@@ -100,6 +103,7 @@ def test_images_and_port_follow_the_answers(cookies, answers):
     python, port = answers["python_version"], answers["port"]
     assert python_images(project) == [
         f"python:{python} AS build",
+        f"python:{python} AS static",
         f"python:{python}-slim AS runtime",
     ]
     runtime = dict(dockerfile_stages(project)["runtime"])  # one ENV and one EXPOSE there
@@ -206,7 +210,7 @@ def test_unchosen_options_leave_no_trace(cookies):
         ".cookiecutter.json", ".dockerignore", ".gitignore", "Dockerfile", "README.md",
         "compose.dev.yaml", "develop.py", "docs", "gunicorn.conf.py", "healthcheck.py", "pyproject.toml", project.name,
         "requirements-dev.in", "requirements-dev.txt", "requirements.in", "requirements.txt",
-        "serving", "tests", "update_template.py",
+        "serving", "static_build.py", "tests", "update_template.py",
     ]  # fmt: skip
     for path in project.rglob("*"):
         if path.is_file() and path.name != ".cookiecutter.json":  # it records every answer
@@ -226,8 +230,9 @@ def test_answers_are_recorded_for_replay_and_updates(cookies, answers):
 
 # The whole prompt matrix: 360 bakes rendered once and shared by the checks below.
 
-# Jinja left in a bake; not GitHub's ${{ }}, Docker's {{.Field}} or metadata-action's {{version}}.
-LEFT_OVER_JINJA = re.compile(r"\{%|\{#|(?<!\$)\{\{(?!\.|(?:version|major|minor)\}\})")
+# Jinja left in a bake; not GitHub's ${{ }}, Docker's {{.Field}}, metadata-action's {{version}}
+# or the app's own templates' {{ url_for(...) }} (docs/static.md).
+LEFT_OVER_JINJA = re.compile(r"\{%|\{#|(?<!\$)\{\{(?!\.|(?:version|major|minor)\}\}| url_for\()")
 # The files cookiecutter copies as they are, without rendering them.
 COPIED = CONTEXT["_copy_without_render"]
 

@@ -7,6 +7,7 @@ answers that need it. The tests check them against uv; after a change to a requi
 to compile every variant of a bake with its README's command and write the template's locks."""
 
 import itertools
+import json
 import re
 import sys
 import tempfile
@@ -25,6 +26,15 @@ AXES = {
     "ci": {"no": "not cookiecutter.ci", "yes": "cookiecutter.ci"},
 }  # fmt: skip
 VARIANTS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
+# Every variant is compiled for the oldest Python on offer. A package that only older Pythons
+# need carries uv's marker (python_full_version < 'X.Y'), and a bake for a newer Python compiles
+# a lock without it: the template keeps it for the Pythons on offer below X.Y.
+PYTHONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]
+OLDER_ONLY = re.compile(r"python_full_version < '([\d.]+)'")
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(map(int, text.split(".")))
 
 
 def compiled(variant: dict, folder: Path, venv: Path) -> dict[str, str]:
@@ -69,6 +79,10 @@ def template(locks: list[str]) -> str:
     out = [header]
     for block in sorted(found, key=lambda b: b.split("==")[0]):
         test = condition(found[block])
+        if older := OLDER_ONLY.search(block.splitlines()[0]):
+            below = [python for python in PYTHONS if version(python) < version(older[1])]
+            python = f"cookiecutter.python_version in {below}".replace("'", '"')
+            test = python if test is None else f"({test}) and {python}"
         out.append(block if test is None else f"{{% if {test} -%}}\n{block}{{% endif -%}}\n")
     return "".join(out)
 

@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest
 
 from serving.settings import refuse
 
-from . import {% if database %}database, notes, {% endif %}proxies, request_ids, views
+from . import {% if database %}database, notes, {% endif %}proxies, request_ids, static_files, views
 
 # Flask's settings with a type, as FLASK_* must give them: any other text would stay a string,
 # which a switch counts as on (FLASK_DEBUG=no) and a size fails every request with (1MB).
@@ -60,6 +60,7 @@ def create_app(settings: dict | None = None) -> Flask:
     app.register_error_handler(BadRequest, lambda error: ({"error": error.description}, 400))
     app.wsgi_app = request_ids.with_request_ids(proxies.from_trusted_proxies(app.wsgi_app))
     app.register_blueprint(views.bp)
+    static_files.init_app(app)
 {%- if database %}
     database.init_app(app)
     app.register_blueprint(notes.bp)
