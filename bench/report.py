@@ -24,9 +24,9 @@ RATIOS = [
 ]
 SAME_IMAGE = {"access log on": "default", "json, access log on": "default",
               "postgres, write": "postgres, read"}  # fmt: skip
-# The per-worker estimate behind the memory cap of workers=auto, as the template states it.
-CPUS = next((TEMPLATE_PROJECT / "serving").glob("*cpus.py*")).read_text()
-WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", CPUS, re.MULTILINE)[1])
+# The per-worker estimate behind the memory cap on workers, as the template states it.
+SETTINGS = (TEMPLATE_PROJECT / "serving" / "settings.py").read_text()
+WORKER_MEMORY_MIB = int(re.search(r"^WORKER_MEMORY = (\d+) \* 2\*\*20", SETTINGS, re.MULTILINE)[1])
 
 
 def median(values) -> float | None:
@@ -199,8 +199,8 @@ def markdown(results: dict) -> str:
             "maps. Image size is above python:3.11-slim. Cold start: `docker run` to the first "
             "200; above the floor: less the same round's `docker run --detach --entrypoint true` "
             f"of the image, what starting any container costs. PSS of one worker of the bakes (median): {num(worker_pss, 1)} MiB, against "
-            f"the {WORKER_MEMORY_MIB} MiB per worker that caps workers=auto by the memory "
-            "limit (WORKER_MEMORY in serving/cpus.py). Flask and Gunicorn in the images: "
+            f"the {WORKER_MEMORY_MIB} MiB per worker that caps the workers by the memory "
+            "limit (WORKER_MEMORY in serving/settings.py). Flask and Gunicorn in the images: "
             + "; ".join(f"{name} {image['flask_gunicorn']}" for name, image in r.images.items())
             + "."
         ),
