@@ -234,7 +234,7 @@ def started(variant: Variant, ip: str, tmp: Path):
         else:
             yield f"http://127.0.0.1:{environ['PUBLISH_PORT']}{variant.path}", containers, pid, 8080
     finally:
-        run(*compose, "down", cwd=variant.context, env=environ, check=False)
+        run(*compose, "down", "--volumes", cwd=variant.context, env=environ, check=False)
 
 
 def serve_both(variant: Variant, close: bool, ip: str, tmp: Path, seconds: int) -> dict:

@@ -568,11 +568,11 @@ def build(context: Path, tag: str, *options: str) -> float:
 
 
 def remove_labelled() -> None:
-    """Remove every container and image this test run created."""
-    for kind, remove in (("ps", "rm"), ("images", "rmi")):
+    """Remove every container this run created, with its anonymous volumes, and every image."""
+    for kind, remove in (("ps", ("rm", "-f", "-v")), ("images", ("rmi", "-f"))):
         found = docker(kind, "-aq", "--filter", f"label={LABEL}", check=False).split()
         if found:
-            docker(remove, "-f", *sorted(set(found)), check=False)
+            docker(*remove, *sorted(set(found)), check=False)
 
 
 class Container:

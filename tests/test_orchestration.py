@@ -321,3 +321,11 @@ def test_readme_swarm_commands_deploy_scale_and_roll_out_without_failures(swarm,
         "stack removal",
     )
     docker("rmi", "-f", f"{stack}:latest", f"{stack}-edge:latest", f"{stack}:v2", check=False)
+
+    def volumes_gone() -> bool:
+        """Swarm keeps a stack's volumes after docker stack rm: the edge's goes once no task
+        holds it."""
+        docker("volume", "rm", f"{stack}_edge-data", check=False)
+        return not docker("volume", "ls", "-q", "--filter", f"name={stack}_")
+
+    wait_for(volumes_gone, 60, "the stack's volumes removed")
