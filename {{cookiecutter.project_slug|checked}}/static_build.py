@@ -59,28 +59,29 @@ def files(source: Path):
                 print(f"static_build.py: {path} left out: not a file in {source}", file=sys.stderr)
 
 
-def write(target: Path, source: Path) -> None:
-    """The file and its compressed copies, with its time of change (the edge's ETag)."""
+def write(targets: list[Path], source: Path) -> None:
+    """The file under each name, and its compressed copies, made once; each with the file's time
+    of change (the edge's ETag)."""
     data = source.read_bytes()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written = [target]
-    target.write_bytes(data)
+    copies = {"": data}
     for suffix, compress in COMPRESSORS.items():
         compressed = compress(data)
         if len(compressed) <= 0.9 * len(data):
-            written.append(target.with_name(target.name + suffix))
-            written[-1].write_bytes(compressed)
+            copies[suffix] = compressed
     changed = source.stat().st_mtime_ns
-    for path in written:
-        os.utime(path, ns=(changed, changed))
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for suffix, content in copies.items():
+            path = target.with_name(target.name + suffix)
+            path.write_bytes(content)
+            os.utime(path, ns=(changed, changed))
 
 
 def build(source: Path, out: Path) -> dict[str, str]:
     manifest = {}
     for name, path in files(source):
         manifest[name] = digest_name(name, path.read_bytes())
-        write(out / "static" / name, path)
-        write(out / "static" / manifest[name], path)
+        write([out / "static" / name, out / "static" / manifest[name]], path)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
