@@ -70,6 +70,15 @@ def test_workflow_and_dependabot_pass_actionlint_zizmor_and_their_schemas(
     assert all(update["cooldown"]["default-days"] >= 7 for update in updates)
     uses = re.findall(r"uses: ([\w/-]+)@(\S+) # (v[\d.]+)", workflow.read_text())
     assert uses and all(re.fullmatch(r"[0-9a-f]{40}", sha) for _, sha, _ in uses)
+    # A tag publishes what a stack deploys: with Compose, the edge's image too, each a stage of
+    # the Dockerfile.
+    publish = yaml.safe_load(workflow.read_text())["jobs"]["publish"]
+    matrix = publish.get("strategy", {}).get("matrix", {})
+    published = [item["target"] for item in matrix.get("include", [])]
+    dockerfile = (project / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, re.MULTILINE)
+    assert published == (["runtime", "edge"] if compose else [])
+    assert set(published) <= set(stages)
 
 
 # What each hook runs, from its repository's .pre-commit-hooks.yaml, and the PyPI package that

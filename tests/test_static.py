@@ -93,6 +93,23 @@ def test_a_changed_file_gets_a_new_digest_name_and_an_unchanged_one_keeps_its_ow
 
 
 @pytest.mark.docker
+def test_a_project_without_a_static_folder_still_builds(image, tmp_path):
+    """static/ removed, as a project with no files of its own leaves it (git keeps no empty
+    folder): both images build, the app gives plain names, the edge has nothing to serve."""
+    tag, project = image()
+    copy = shutil.copytree(project, tmp_path / project.name, symlinks=True)
+    shutil.rmtree(copy / project.name / "static")
+    bare = f"{tag}-no-static"
+    build(copy, bare)
+    build(copy, f"{bare}-edge", "--target", "edge")
+    urls, files = static_in(["run", "--rm", "--label", LABEL, bare], project.name)
+    assert urls == {name: f"/static/{name}" for name, _ in STATIC_FILES} and files == {}
+    edge = docker("run", "--rm", "--label", LABEL, "--entrypoint", "ls", f"{bare}-edge", "-A",
+                  "/srv/static")  # fmt: skip
+    assert edge == ""
+
+
+@pytest.mark.docker
 def test_the_docs_static_commands_without_compose(docker_engine, cookies):
     """docs/static.md's block for a bake without Compose, verbatim: the app serves the files
     with the edge's headers."""

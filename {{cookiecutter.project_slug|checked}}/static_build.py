@@ -78,6 +78,7 @@ def write(targets: list[Path], source: Path) -> None:
 
 
 def build(source: Path, out: Path) -> dict[str, str]:
+    (out / "static").mkdir(parents=True, exist_ok=True)  # also for no files at all
     manifest = {}
     for name, path in files(source):
         manifest[name] = digest_name(name, path.read_bytes())
