@@ -41,6 +41,7 @@ from helpers import (
     docker,
     remove_labelled,
     run,
+    static_in,
 )
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -135,15 +136,9 @@ def build_images(tmp: Path) -> dict:
             variant.edge_image = f"{variant.image}-edge"
             build(variant.context, variant.edge_image, "--target", "edge")
         if variant.asset:
-            variant.path = digest_url(variant.image, variant.context.name)
+            where = ["run", "--rm", "--label", helpers.LABEL, variant.image]
+            variant.path = static_in(where, variant.context.name, [ASSET])[0][ASSET]
     return {image.pop("variant"): image | describe(image["image"]) for image in images.values()}
-
-
-def digest_url(image: str, package: str) -> str:
-    """What url_for gives for ASSET in the image: its digest name."""
-    code = f"from {package} import create_app; from flask import url_for; app = create_app()\n"
-    code += f"with app.test_request_context(): print(url_for('static', filename='{ASSET}'))"
-    return docker("run", "--rm", "--label", helpers.LABEL, image, "python", "-c", code)
 
 
 def describe(image: str) -> dict:

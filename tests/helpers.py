@@ -666,11 +666,13 @@ print(json.dumps({{"urls": urls, "files": files}}))
 """
 
 
-def static_in(where: list[str], package: str) -> tuple[dict[str, str], dict[str, bytes]]:
-    """(url_for's URL of each static file, the bytes of each file the build left) in the app's
+def static_in(
+    where: list[str], package: str, names=tuple(dict(STATIC_FILES))
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """(url_for's URL of each of names, the bytes of each file the build left) in the app's
     image: where is ["exec", a container] or ["run", "--rm", an image]."""
     code = STATIC_IN_IMAGE.format(package=package)
-    found = json.loads(docker(*where, "python", "-c", code, *dict(STATIC_FILES)))
+    found = json.loads(docker(*where, "python", "-c", code, *names))
     return found["urls"], {name: base64.b64decode(data) for name, data in found["files"].items()}
 
 

@@ -137,8 +137,23 @@ def test_every_container_is_locked_down(stack):
     assert "Read-only file system" in refused
 
 
+# What the edge adds to every response, unless the app set it: (header, value).
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+]
+
+
+def assert_edge_headers(sent: http.client.HTTPMessage, case) -> None:
+    """The edge's security headers once each, and no header naming what runs behind."""
+    for name, value in SECURITY_HEADERS:
+        assert sent.get_all(name) == [value], (case, name, sent.items())
+    assert "Server" not in sent and "Via" not in sent, (case, sent.items())
+
+
 def test_a_body_past_the_limit_gets_a_413(stack):
-    """With the edge's security headers (and no Server header), as on every answer."""
+    """With the edge's security headers (and no Server or Via header), as on every answer."""
     _, port = stack
     limit = 1048576
     for size, expected in ((limit, 201), (limit + 1, 413)):
@@ -149,23 +164,13 @@ def test_a_body_past_the_limit_gets_a_413(stack):
         )
         response = connection.getresponse()
         assert response.status == expected, size
-        for name, value in SECURITY_HEADERS:
-            assert response.msg.get_all(name) == [value], (size, name, response.msg.items())
-        assert "Server" not in response.msg
+        assert_edge_headers(response.msg, size)
     # Sent in chunks, with no length declared: cut at the limit all the same.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     chunks = (b" " * 65536 for _ in range(limit // 65536 + 2))
     connection.request("POST", "/notes", body=chunks, encode_chunked=True,
                        headers={"Content-Type": "application/json"})  # fmt: skip
     assert connection.getresponse().status == 413
-
-
-# What the edge adds to every response, unless the app set it: (header, value).
-SECURITY_HEADERS = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "DENY"),
-]
 
 
 def test_security_headers_on_every_response_and_the_apps_own_kept(stack):
@@ -182,9 +187,7 @@ def test_security_headers_on_every_response_and_the_apps_own_kept(stack):
     }  # fmt: skip
     for (path, method, status), (sent_status, sent, _) in answers.items():
         assert sent_status == status, (path, method, sent_status)
-        for name, value in SECURITY_HEADERS:
-            assert sent.get_all(name) == [value], (path, method, name, sent.items())
-        assert "Server" not in sent and "Via" not in sent, (path, method, sent.items())
+        assert_edge_headers(sent, (path, method))
     sent = request(port, "/framed")[1]
     assert sent.get_all("X-Frame-Options") == ["SAMEORIGIN"], sent.items()
     assert sent.get_all("Referrer-Policy") == ["no-referrer"], sent.items()
@@ -244,10 +247,7 @@ def test_static_files_and_their_headers_at_the_edge_and_in_the_app(stack, capsys
     at_edge = static_headers(ask_the_edge(port), urls, files)
     assert static_headers(ask_the_app(web), urls, files) == at_edge
     for path in (urls["app.css"], "/static/favicon.svg", "/static/missing.css"):
-        sent = request(port, path, **{"Accept-Encoding": "br"})[1]
-        for name, value in SECURITY_HEADERS:
-            assert sent.get_all(name) == [value], (path, name, sent.items())
-        assert "Server" not in sent, (path, sent.items())
+        assert_edge_headers(request(port, path, **{"Accept-Encoding": "br"})[1], path)
     with capsys.disabled():
         print("\nstatic files over HTTP, at the edge and in the app alone (the same):")
         for row in at_edge:

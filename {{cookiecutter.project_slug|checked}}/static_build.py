@@ -59,10 +59,9 @@ def files(source: Path):
                 print(f"static_build.py: {path} left out: not a file in {source}", file=sys.stderr)
 
 
-def write(targets: list[Path], source: Path) -> None:
-    """The file under each name, and its compressed copies, made once; each with the file's time
-    of change (the edge's ETag)."""
-    data = source.read_bytes()
+def write(targets: list[Path], source: Path, data: bytes) -> None:
+    """The file (data, as read from source) under each name, and its compressed copies, made
+    once; each with the file's time of change (the edge's ETag)."""
     copies = {"": data}
     for suffix, compress in COMPRESSORS.items():
         compressed = compress(data)
@@ -81,8 +80,9 @@ def build(source: Path, out: Path) -> dict[str, str]:
     (out / "static").mkdir(parents=True, exist_ok=True)  # also for no files at all
     manifest = {}
     for name, path in files(source):
-        manifest[name] = digest_name(name, path.read_bytes())
-        write([out / "static" / name, out / "static" / manifest[name]], path)
+        data = path.read_bytes()
+        manifest[name] = digest_name(name, data)
+        write([out / "static" / name, out / "static" / manifest[name]], path, data)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
